@@ -1,0 +1,158 @@
+"""The runs page under Streamlit's AppTest, on run folders from a real tiny training."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from asl_core import runs as runs_module
+from asl_core.settings import REPO_ROOT
+
+# The real-runs helper lives in test_runs.py; its marker file makes the training happen once
+# per session, whichever module asks first.
+from tests.test_runs import run_folders, train_real_runs, truncate_last_line
+
+PAGE = str(REPO_ROOT / "pages" / "3_Runs.py")
+BROKEN = "broken-run"
+
+
+@pytest.fixture(scope="module")
+def page_runs_dir(tmp_path_factory: pytest.TempPathFactory, massey_root: Path) -> Path:
+    """The real runs plus a crashed copy with truncated metrics and no summary."""
+    base = tmp_path_factory.getbasetemp() / "asl-real-runs"
+    base.mkdir(exist_ok=True)
+    real = train_real_runs(base, massey_root.parent)
+    runs_dir = Path(shutil.copytree(real, tmp_path_factory.mktemp("page") / "runs"))
+    broken = Path(shutil.copytree(run_folders(runs_dir)[0], runs_dir / BROKEN))
+    truncate_last_line(broken / "metrics.jsonl")
+    (broken / "summary.json").unlink()
+    return runs_dir
+
+
+@pytest.fixture
+def app(page_runs_dir: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("ASL_RUNS_DIR", str(page_runs_dir))
+    runs_module.clear_cache()
+    return AppTest.from_file(PAGE, default_timeout=60).run()
+
+
+def real_names(runs_dir: Path) -> list[str]:
+    return sorted(path.name for path in run_folders(runs_dir) if path.name != BROKEN)
+
+
+def charts(app: AppTest) -> list[dict[str, Any]]:
+    return [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]
+
+
+def chart_titled(app: AppTest, title: str) -> dict[str, Any]:
+    for figure in charts(app):
+        if figure["layout"].get("title", {}).get("text", "").startswith(title):
+            return figure
+    raise AssertionError(f"no chart titled {title!r}")
+
+
+def widget(elements: Any, label: str) -> Any:
+    return next(element for element in elements if element.label == label)
+
+
+def test_runs_are_listed_and_the_broken_one_flagged(app: AppTest, page_runs_dir: Path) -> None:
+    assert not app.exception
+    table = app.dataframe[0].value.set_index("name")
+    assert set(table.index) == {*real_names(page_runs_dir), BROKEN}
+    assert table.loc[BROKEN, "⚠"] == "⚠️" and table.loc[BROKEN, "status"] == "incomplete"
+    for name in real_names(page_runs_dir):
+        assert table.loc[name, "⚠"] == "" and table.loc[name, "status"] == "finished"
+    assert any("1 of 3 runs" in warning.value for warning in app.warning)
+    problems = " ".join(markdown.value for markdown in app.markdown)
+    assert "summary.json is missing" in problems
+    assert "metrics.jsonl ends with a truncated line" in problems
+
+
+def test_two_selected_runs_get_overlaid_curves_and_details(
+    app: AppTest, page_runs_dir: Path
+) -> None:
+    first, second = real_names(page_runs_dir)
+    widget(app.multiselect, "Compare runs").set_value([first, second]).run()
+    assert not app.exception
+    for title in ("Loss", "Accuracy"):
+        traces = [trace["name"] for trace in chart_titled(app, title)["data"]]
+        for name in (first, second):
+            assert f"{name} · train" in traces and f"{name} · val" in traces
+    heatmap = chart_titled(app, "Confusion")["data"][0]
+    assert heatmap["type"] == "heatmap" and len(heatmap["x"]) == len(heatmap["y"]) > 1
+    assert chart_titled(app, "Per-class scores")["data"][0]["type"] == "bar"
+    # Hyperparameters of the two runs: the learning rate differs.
+    hyper = app.dataframe[1].value
+    assert "lr" in hyper.index and set(hyper.columns) == {first, second}
+    assert app.get("download_button")
+
+
+def test_confusion_epoch_slider_and_normalise(app: AppTest) -> None:
+    slider = widget(app.select_slider, "Confusion matrix of epoch")
+    assert slider.value == "test"
+    slider.set_value(1).run()
+    assert chart_titled(app, "Confusion (validation, epoch 1)")
+    widget(app.toggle, "Normalise rows (per-class recall)").set_value(True).run()
+    assert not app.exception
+    heatmap = chart_titled(app, "Confusion")["data"][0]
+    assert heatmap["zmax"] == 1
+
+
+def test_group_shows_mean_and_spread(app: AppTest) -> None:
+    group = widget(app.selectbox, "Group (grid search, k-fold)")
+    group.set_value(group.options[1]).run()
+    assert not app.exception
+    # The broken copy belongs to the group too: its best val acc comes from its metrics.
+    assert app.metric[0].label == "best val acc (mean ± std, 3 runs)"
+    assert "±" in app.metric[0].value
+    varying = app.dataframe[1].value
+    assert "lr" in varying.columns and len(varying) == 3
+    assert chart_titled(app, "best val acc per run")
+
+
+def test_filters_narrow_the_table(app: AppTest, page_runs_dir: Path) -> None:
+    widget(app.multiselect, "Model").set_value(["landmark_mlp"]).run()
+    assert len(app.dataframe[0].value) == 3
+    widget(app.multiselect, "Model").set_value([]).run()
+    assert not app.exception
+
+
+def test_empty_folder_tells_how_to_train(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASL_RUNS_DIR", str(tmp_path))
+    app = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not app.exception
+    assert any("python -m training.train" in info.value for info in app.info)
+
+
+def test_wandb_without_a_key_explains_how_to_log_in(
+    app: AppTest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "netrc"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    app.radio[0].set_value("W&B project").run()
+    assert not app.exception
+    assert any("wandb login" in info.value for info in app.info)
+
+
+@pytest.mark.skipif(
+    not (REPO_ROOT / "pages" / "1_Classify.py").is_file(), reason="no classify page yet"
+)
+def test_open_on_the_classify_page_hands_over_the_checkpoint(
+    page_runs_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ASL_RUNS_DIR", str(page_runs_dir))
+    # From Home.py, as `streamlit run Home.py` does, so page paths resolve as in the app.
+    app = AppTest.from_file(str(REPO_ROOT / "Home.py"), default_timeout=60)
+    app.switch_page("pages/3_Runs.py").run()
+    selected = widget(app.multiselect, "Compare runs").value[0]
+    checkpoint = page_runs_dir / selected / "checkpoint.safetensors"
+    widget(app.button, "Open on the classify page").click().run()
+    assert not app.exception
+    assert app.session_state["selected_checkpoint"] == str(checkpoint)
+    assert "Training runs" not in [title.value for title in app.title]
