@@ -1,7 +1,166 @@
-"""ASL hand-sign recogniser: the Streamlit app's home page."""
+"""ASL hand-sign recogniser: the home page (what the app does, which model, how to sign).
+
+Layout only; describing models and reading the model card live in `asl_core.classify`.
+"""
+
+import logging
 
 import streamlit as st
 
+from asl_core.app_state import available_models, get_predictor
+from asl_core.checkpoint import read_meta
+from asl_core.classify import (
+    ModelChoice,
+    describe_classes,
+    describe_input,
+    example_photos,
+    example_skeletons,
+    first_markdown_table,
+    headline_metrics,
+    model_card_path,
+    read_model_card,
+)
+from asl_core.models import model_info
+from asl_core.settings import REPO_ROOT, data_dir
+
+logger = logging.getLogger(__name__)
+
+PAGES = (
+    ("pages/1_Classify.py", "Classify a photo", "📷", "Upload photos or take a snapshot."),
+    ("pages/2_Live.py", "Sign live", "🎥", "Sign in front of your webcam and spell words."),
+    ("pages/3_Runs.py", "Training runs", "📈", "Browse, plot and compare training runs."),
+)
+
 st.set_page_config(page_title="ASL recogniser", page_icon="🤟", layout="wide")
-st.title("ASL hand-sign recogniser")
-st.write("Upload a photo of a signed letter or digit, or sign live in the browser.")
+st.title("🤟 ASL hand-sign recogniser")
+st.markdown(
+    "Recognises the American Sign Language fingerspelling alphabet, the letters **A-Z** and "
+    "the digits **0-9**, from a photo or from your webcam. "
+    "[MediaPipe](https://ai.google.dev/edge/mediapipe/solutions/vision/hand_landmarker) finds "
+    "the hand and its 21 landmarks, a small neural network reads the handshape, and when it "
+    "is not confident enough the app says **unsure** instead of guessing."
+)
+
+
+@st.cache_data(show_spinner=False)
+def skeleton_examples(data_root: str, model_path: str) -> list:
+    # Computed from the dataset photos at runtime and never stored: only the landmarks are
+    # drawn, so no photo of a person is shown or committed. Borrowing the model's detector
+    # also loads the model for the classify page.
+    photos = example_photos(data_root)
+    if not photos:
+        return []
+    detector = get_predictor((model_path,)).detector
+    return example_skeletons(detector, photos, size=200)
+
+
+def show_pipeline_picture(model: ModelChoice) -> None:
+    try:
+        examples = skeleton_examples(str(data_dir()), str(model.path))
+    except Exception:  # the picture is decoration: never let it break the page
+        logger.exception("could not draw the example skeletons")
+        return
+    if not examples:
+        return
+    columns = st.columns(len(examples) + 2)
+    for column, (label, skeleton) in zip(columns, examples, strict=False):
+        column.image(skeleton, caption=f"“{label}”", width=160)
+    st.caption(
+        "What the model reads: the 21 hand landmarks (one colour per finger) found in real "
+        "photos of the signs A, S and L, drawn when this page loads."
+    )
+
+
+def show_links() -> None:
+    st.subheader("Start")
+    columns = st.columns(len(PAGES))
+    for column, (path, label, icon, what) in zip(columns, PAGES, strict=True):
+        with column:
+            # Pages are written by different people; link only those that exist.
+            if (REPO_ROOT / path).is_file():
+                st.page_link(path, label=label, icon=icon)
+                st.caption(what)
+            else:
+                st.markdown(f"{icon} {label}")
+                st.caption("Not available in this version.")
+
+
+def show_model(choice: ModelChoice) -> None:
+    meta = read_meta(choice.path)
+    st.subheader("The model")
+    info_col, numbers_col = st.columns([1, 1], gap="large")
+    with info_col:
+        try:
+            architecture = f"`{meta.architecture}`: {model_info(meta.architecture).description}"
+        except ValueError:
+            architecture = f"`{meta.architecture}`"
+        datasets = ", ".join(meta.data.get("datasets", [])) or "not recorded"
+        st.markdown(
+            f"- **Name:** {choice.name} (`{choice.path.parent.name}/{choice.path.name}`)\n"
+            f"- **Architecture:** {architecture}\n"
+            f"- **Reads:** {describe_input(meta.input_spec)}\n"
+            f"- **Answers:** {describe_classes(meta.class_names)}\n"
+            f"- **Trained on:** {datasets}"
+        )
+        if meta.data.get("note") == "placeholder":
+            st.info("This is a placeholder model; the final trained model will replace it.")
+        st.caption("Other models (your own training runs) can be picked on the classify page.")
+    with numbers_col:
+        show_numbers(choice, meta.metrics)
+
+
+def show_numbers(choice: ModelChoice, metrics: dict) -> None:
+    st.markdown("**How well it works**")
+    card = read_model_card(choice.path)
+    if card is not None:
+        table = first_markdown_table(card)
+        if table:
+            st.markdown(table)
+        with st.expander("Model card"):
+            st.markdown(card)
+        return
+    st.warning(
+        f"The model card (`{model_card_path(choice.path).name}`) is missing; the numbers "
+        "below come from the checkpoint's own metadata."
+    )
+    numbers = headline_metrics(metrics)
+    if not numbers:
+        st.caption("The checkpoint records no metrics.")
+        return
+    for column, metric in zip(st.columns(min(len(numbers), 3)), numbers[:3], strict=False):
+        column.metric(metric.label, metric.value, help=metric.help)
+    st.caption(
+        "Accuracy on signers the model never saw is what to expect on your own hand; a random "
+        "split mixes the same people into training and test, and reads higher."
+    )
+
+
+def show_tips() -> None:
+    st.subheader("How to sign for best results")
+    st.markdown(
+        "- A **plain background** and good light; the **whole hand** in the frame.\n"
+        "- **Face your palm to the camera**, as in the training photos.\n"
+        "- Sign with your **right hand**, or switch on *left-handed* / the mirrored reading.\n"
+        "- Live: **hold each letter about a second**.\n"
+        "- **O/0, V/2 and W/6 are the same handshape**: choose letters only or digits only "
+        "when you know which you are signing."
+    )
+
+
+models = available_models()
+default = next((choice for choice in models if choice.is_default), None)
+if default is not None:
+    show_pipeline_picture(default)
+show_links()
+if default is None:
+    st.error(
+        "The shipped default model is missing (`asl_core/default_model/model.json`). "
+        "Restore it from git, or train one with `python -m training.train`."
+    )
+else:
+    try:
+        show_model(default)
+    except Exception as error:  # a damaged checkpoint: say so, keep the rest of the page
+        logger.exception("could not describe %s", default.path)
+        st.error(f"The default model could not be read: {error}")
+show_tips()

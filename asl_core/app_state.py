@@ -1,0 +1,64 @@
+"""Streamlit resources shared by every page: the loaded models and the list of models.
+
+Every page imports these instead of building its own, so a model is loaded once per process
+(not once per page, per session or per rerun).
+
+`get_predictor` returns a `Predictor` in image mode, which is safe to share between sessions:
+its MediaPipe detector serialises calls with a lock. A live stream needs its own video-mode
+detector per session (tracking state is per stream); such a page reuses the predictor's models
+through `Predictor.predict_detection` and keeps its own `HandDetector(mode="video")`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import streamlit as st
+
+from asl_core.classify import ModelChoice, discover_models
+from asl_core.predict import Predictor, default_model_path
+from asl_core.settings import runs_dir
+
+MODEL_LIST_TTL_S = 15
+"""How long the model list is kept: a run that just finished appears within this time."""
+
+
+# A few models at once at most: each holds its weights and a MediaPipe graph. An evicted one is
+# not closed explicitly (another session may still be using it); it is freed with its last user.
+@st.cache_resource(show_spinner="Loading the model…", max_entries=4)
+def get_predictor(model_paths: tuple[str, ...] = ()) -> Predictor:
+    """The predictor for these checkpoints (an ensemble when several); () is the default model.
+
+    Pass explicit paths (`ModelChoice.path`) where you can: the key is the tuple itself, so
+    `()` keeps whatever default was loaded first in this process. Raises `ModelNotAvailable` or
+    `CheckpointError` (not cached, so a fixed file is picked up by the next rerun).
+    """
+    return Predictor(list(model_paths) or None)
+
+
+def predictor_for(choices: Sequence[ModelChoice]) -> Predictor:
+    """`get_predictor` for the models picked in a selectbox/multiselect."""
+    return get_predictor(tuple(str(choice.path) for choice in choices))
+
+
+@st.cache_data(ttl=MODEL_LIST_TTL_S, show_spinner=False)
+def _discover(runs_root: str, default_model: str) -> list[ModelChoice]:
+    return discover_models(runs_root, default_model)
+
+
+def available_models() -> list[ModelChoice]:
+    """The shipped default model first, then every checkpoint under `runs_dir()` by run name.
+
+    Keyed on the folders (from the environment), so `ASL_RUNS_DIR` / `ASL_DEFAULT_MODEL` set
+    by a test or a user are honoured.
+    """
+    return _discover(str(runs_dir()), os.fspath(default_model_path()))
+
+
+def refresh_models() -> None:
+    """Forget the cached model list (after training a model, or for a Refresh button)."""
+    _discover.clear()
+
+
+__all__ = ["available_models", "get_predictor", "predictor_for", "refresh_models"]

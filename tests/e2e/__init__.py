@@ -1,0 +1,1 @@
+"""Real-browser tests: the app under `streamlit run`, driven by Debian's Chromium."""
