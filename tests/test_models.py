@@ -202,7 +202,9 @@ def test_wrong_class_count_is_refused(saved: Path) -> None:
     meta["num_classes"] = 6
     meta.pop("weights_sha256")
     saved.write_text(json.dumps(meta))
-    with pytest.raises(CheckpointError, match=r"tensor classifier\.(weight|bias) has shape \(5,?.*needs \(6"):
+    with pytest.raises(
+        CheckpointError, match=r"tensor classifier\.(weight|bias) has shape \(5,?.*needs \(6"
+    ):
         load_checkpoint(saved)
 
 

@@ -1,0 +1,148 @@
+"""Cross-validation: one run per fold (seed 003) or per held-out signer, in one group.
+
+    python -m training.kfold --config training/configs/seed003_scratch.yaml [--folds 5]
+    python -m training.kfold --config training/configs/landmark_mlp.yaml --split loso \
+        [--signers hand1 hand3]
+
+kfold: fold k is the test side of run k (validation: a slice of the other folds, or the test
+fold itself with --set split.val_fraction=0, seed 003's protocol).
+loso: run s tests on every photo of signer s and trains on the others; these are the model
+card's leave-one-signer-out numbers. Both report each run and the mean and sample standard
+deviation (n - 1) of best validation and test accuracy; loso also the mean over signers
+(each signer counts once) and the pooled accuracy (each photo counts once).
+
+Runs go to runs/<group>/<run>/ and the summary to runs/<group>/kfold.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from training import format_table
+
+
+def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description="k-fold or leave-one-signer-out runs", add_help=add_help
+    )
+    parser.add_argument("--config", required=True, help="YAML config")
+    parser.add_argument("--split", choices=("kfold", "loso"), default="kfold")
+    parser.add_argument("--folds", type=int, help="number of folds (default: the config's)")
+    parser.add_argument("--signers", nargs="+", help="loso: only these held-out signers")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key; repeatable",
+    )
+    parser.add_argument("--data", nargs="+", metavar="DATASET", help="datasets (names or paths)")
+    parser.add_argument("--runs-dir", help="parent of the group folder (default: $ASL_RUNS_DIR)")
+    parser.add_argument("--limit-per-class", type=int, help="at most N photos per class")
+    parser.add_argument("--group", help="group name (default: <split>-<time>-<model>)")
+    return parser  # fmt: skip
+
+
+def _mean_std(values: list[float]) -> tuple[float | None, float | None]:
+    if not values:
+        return None, None
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def main(args: argparse.Namespace) -> dict[str, Any]:
+    from asl_core.checkpoint import atomic_write_json
+    from asl_core.data import load_datasets
+    from asl_core.settings import runs_dir
+    from asl_core.training import apply_updates, fit, load_config
+
+    updates = {"datasets": args.data, "limit_per_class": args.limit_per_class}
+    base = load_config(args.config, args.overrides, **updates)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    group = args.group or base.group or f"{args.split}-{stamp}-{base.model}"
+    root = Path(args.runs_dir or base.runs_dir or runs_dir()).resolve() / group
+    common = {"group": group, "runs_dir": str(root), "split.name": args.split}
+    if args.split == "kfold":
+        folds = args.folds or base.split.folds
+        plans = [
+            (f"fold{fold}", {**common, "split.folds": folds, "split.fold": fold})
+            for fold in range(folds)
+        ]
+    else:
+        samples = load_datasets(base.datasets, classes=base.classes, limit=base.limit_per_class,
+                                seed=base.seed, verify=base.verify_datasets)  # fmt: skip
+        signers = args.signers or samples.signers
+        if len(signers) < 2 and not args.signers:
+            raise SystemExit(f"loso needs at least two signers; the data has {signers}")
+        plans = [(s, {**common, "split.test_signer": s}) for s in signers]
+    record: dict[str, Any] = {
+        "kind": args.split,
+        "group": group,
+        "config": str(args.config),
+        "overrides": list(args.overrides),
+        "model": base.model,
+        "runs": [],
+        "started_at": stamp,
+        "command": sys.argv,
+    }
+    for number, (name, updates_for_run) in enumerate(plans, start=1):
+        print(f"\n=== {args.split} {number}/{len(plans)}: {name}", file=sys.stderr)
+        config = apply_updates(base, {**updates_for_run, "name_suffix": name})
+        result = fit(config, command=sys.argv)
+        record["runs"].append(
+            {
+                "name": name,
+                "run_name": result.run_name,
+                "run_dir": str(result.run_dir),
+                "status": result.status,
+                "best_epoch": result.best_epoch,
+                "best_val_acc": result.best_val_acc,
+                "test_acc": result.test.get("acc"),
+                "test_f1": result.test.get("f1"),
+                "test_count": result.test.get("count"),
+                "test_no_hand": result.test.get("no_hand"),
+            }
+        )
+        atomic_write_json(root / "kfold.json", _summarise(record))
+    record = _summarise(record)
+    atomic_write_json(root / "kfold.json", record)
+    label = "signer" if args.split == "loso" else "fold"
+    rows = [{label: r["name"], **r} for r in record["runs"]]
+    print(format_table(rows, (label, "best_val_acc", "test_acc", "test_f1", "test_count",
+                              "test_no_hand", "status", "run_name")))  # fmt: skip
+    stats = record["stats"]
+    for metric in ("best_val_acc", "test_acc"):
+        mean, std = stats[metric]["mean"], stats[metric]["std"]
+        if mean is not None:
+            print(f"{metric}: {mean:.4f} ± {std:.4f} over {stats[metric]['n']} runs")
+    if args.split == "loso" and stats.get("pooled_unseen_signer_acc") is not None:
+        print(f"unseen-signer accuracy: mean over signers {stats['test_acc']['mean']:.4f}, "
+              f"pooled over photos {stats['pooled_unseen_signer_acc']:.4f}")  # fmt: skip
+    print(f"\nwrote {root / 'kfold.json'}")
+    return record
+
+
+def _summarise(record: dict[str, Any]) -> dict[str, Any]:
+    runs = record["runs"]
+    stats: dict[str, Any] = {}
+    for metric in ("best_val_acc", "test_acc", "test_f1"):
+        values = [float(r[metric]) for r in runs if r.get(metric) is not None]
+        mean, std = _mean_std(values)
+        stats[metric] = {"mean": mean, "std": std, "n": len(values)}
+    if record["kind"] == "loso":
+        counted = [r for r in runs if r.get("test_count")]
+        total = sum(r["test_count"] for r in counted)
+        correct = sum(r["test_acc"] * r["test_count"] for r in counted)
+        stats["per_signer_acc"] = {r["name"]: r["test_acc"] for r in runs}
+        stats["mean_unseen_signer_acc"] = stats["test_acc"]["mean"]
+        stats["pooled_unseen_signer_acc"] = correct / total if total else None
+    return {**record, "stats": stats}
+
+
+if __name__ == "__main__":
+    main(get_args_parser().parse_args())

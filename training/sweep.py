@@ -1,0 +1,141 @@
+"""Grid search (seed 004): one run per combination, all in one W&B group.
+
+    python -m training.sweep --config training/configs/seed004_grid.yaml [--set epochs=3]
+        [--limit-per-class 20] [--max-trials 2]
+
+The config's `grid:` maps config keys (dotted for nested ones) to lists of values. Every trial
+is a full `training.train` run written to runs/<group>/<run>/ with `group` in its config.json;
+runs/<group>/sweep.json lists the trials (rewritten after each one, so an interrupted sweep
+keeps what it finished) and the table of trials sorted by best validation accuracy is printed.
+A trial that fails is recorded as crashed and the sweep goes on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from training import format_table
+
+
+def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Grid search over a config", add_help=add_help)
+    parser.add_argument("--config", required=True, help="YAML config with a `grid:` mapping")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key; repeatable",
+    )
+    parser.add_argument("--data", nargs="+", metavar="DATASET", help="datasets (names or paths)")
+    parser.add_argument("--runs-dir", help="parent of the group folder (default: $ASL_RUNS_DIR)")
+    parser.add_argument("--limit-per-class", type=int, help="at most N photos per class")
+    parser.add_argument("--group", help="group name (default: sweep-<time>-<model>)")
+    parser.add_argument("--max-trials", type=int, help="run only the first N combinations")
+    return parser  # fmt: skip
+
+
+COLUMNS = ("rank", "trial", "params", "best_val_acc", "best_val_loss", "test_acc", "epochs",
+           "status", "run_name")  # fmt: skip
+
+
+def main(args: argparse.Namespace) -> dict[str, Any]:
+    from asl_core.checkpoint import atomic_write_json
+    from asl_core.settings import runs_dir
+    from asl_core.training import (
+        apply_updates,
+        config_from_dict,
+        deep_merge,
+        fit,
+        iter_grid,
+        load_config_file,
+        parse_overrides,
+    )
+
+    data = load_config_file(args.config)
+    grid = data.pop("grid", None)
+    if not isinstance(grid, dict) or not grid:
+        raise SystemExit(f"{args.config} has no `grid:` mapping of config keys to value lists")
+    data = deep_merge(data, parse_overrides(args.overrides))
+    updates = {"datasets": args.data, "limit_per_class": args.limit_per_class}
+    data = deep_merge(data, {k: v for k, v in updates.items() if v is not None})
+    base = config_from_dict(data)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    group = args.group or base.group or f"sweep-{stamp}-{base.model}"
+    root = Path(args.runs_dir or base.runs_dir or runs_dir()).resolve() / group
+    trials = list(iter_grid(grid))[: args.max_trials]
+    record: dict[str, Any] = {
+        "kind": "sweep",
+        "group": group,
+        "config": str(args.config),
+        "overrides": list(args.overrides),
+        "grid": grid,
+        "model": base.model,
+        "split": base.split.name,
+        "trials": [],
+        "started_at": stamp,
+        "command": sys.argv,
+    }
+    for number, params in enumerate(trials, start=1):
+        print(f"\n=== trial {number}/{len(trials)}: {params}", file=sys.stderr)
+        trial: dict[str, Any] = {"trial": number, "params": params}
+        try:
+            config = apply_updates(
+                base,
+                {
+                    **params,
+                    "group": group,
+                    "job_type": "sweep",
+                    "runs_dir": str(root),
+                    "name_suffix": f"t{number:02d}",
+                },
+            )
+            result = fit(config, command=sys.argv)
+        except Exception as error:  # one broken trial must not lose the others
+            trial.update(status="crashed", error=f"{type(error).__name__}: {error}")
+        else:
+            trial.update(
+                status=result.status,
+                run_name=result.run_name,
+                run_dir=str(result.run_dir),
+                best_epoch=result.best_epoch,
+                best_val_acc=result.best_val_acc,
+                best_val_loss=result.best_val_loss,
+                test_acc=result.test.get("acc"),
+                test_f1=result.test.get("f1"),
+                epochs=result.epochs_done,
+            )
+        record["trials"].append(trial)
+        atomic_write_json(root / "sweep.json", _ranked(record))
+    record = _ranked(record)
+    atomic_write_json(root / "sweep.json", record)
+    rows = [{**t, "params": _short(t["params"])} for t in record["ranking"]]
+    print(format_table(rows, COLUMNS))
+    print(f"\nwrote {root / 'sweep.json'}")
+    return record
+
+
+def _short(params: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in params.items())
+
+
+def _ranked(record: dict[str, Any]) -> dict[str, Any]:
+    """Trials sorted by best validation accuracy (failed trials last), with their rank."""
+
+    def key(trial: dict[str, Any]) -> float:
+        value = trial.get("best_val_acc")
+        return -1.0 if value is None else float(value)
+
+    ranking = sorted(record["trials"], key=key, reverse=True)
+    ranking = [{"rank": i, **t} for i, t in enumerate(ranking, start=1)]
+    best = ranking[0] if ranking and ranking[0].get("best_val_acc") is not None else None
+    return {**record, "ranking": ranking, "best": best}
+
+
+if __name__ == "__main__":
+    main(get_args_parser().parse_args())
