@@ -21,7 +21,7 @@ from asl_core.classify import (
     read_model_card,
 )
 from asl_core.models import model_info
-from asl_core.settings import REPO_ROOT, data_dir
+from asl_core.settings import data_dir
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +29,12 @@ PAGES = (
     ("pages/1_Classify.py", "Classify a photo", "📷", "Upload photos or take a snapshot."),
     ("pages/2_Live.py", "Sign live", "🎥", "Sign in front of your webcam and spell words."),
     ("pages/3_Runs.py", "Training runs", "📈", "Browse, plot and compare training runs."),
+    (
+        "pages/4_Capture.py",
+        "Capture your signs",
+        "✋",
+        "Photograph your own signs and personalise the model.",
+    ),
 )
 
 st.set_page_config(page_title="ASL recogniser", page_icon="🤟", layout="wide")
@@ -76,13 +82,8 @@ def show_links() -> None:
     columns = st.columns(len(PAGES))
     for column, (path, label, icon, what) in zip(columns, PAGES, strict=True):
         with column:
-            # Pages are written by different people; link only those that exist.
-            if (REPO_ROOT / path).is_file():
-                st.page_link(path, label=label, icon=icon)
-                st.caption(what)
-            else:
-                st.markdown(f"{icon} {label}")
-                st.caption("Not available in this version.")
+            st.page_link(path, label=label, icon=icon)
+            st.caption(what)
 
 
 def show_model(choice: ModelChoice) -> None:

@@ -22,7 +22,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         "--model",
         action="append",
         type=Path,
-        help="checkpoint (.json); repeat for an ensemble; default: the shipped model",
+        help="checkpoint (.json) or exported .onnx; repeat for an ensemble; default: shipped model",
     )
     predict.add_argument("--classes", choices=CLASS_FILTERS, default="all")
     predict.add_argument("--threshold", type=float, default=None, help="default 0.6")

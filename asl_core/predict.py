@@ -23,6 +23,7 @@ from asl_core.hands import HandDetection, HandDetector
 from asl_core.inputs import detection_input
 from asl_core.labels import ClassFilter, allowed_mask
 from asl_core.models import AslModel
+from asl_core.onnx_model import ONNX_SUFFIX, OnnxModel
 from asl_core.representations import mirror_detection, mirror_image
 from asl_core.settings import PACKAGE_DIR
 
@@ -79,18 +80,28 @@ class Prediction:
 
 @dataclass
 class LoadedModel:
-    model: AslModel
+    model: AslModel | OnnxModel
     meta: CheckpointMeta
     path: Path
 
 
 def load_models(paths: Sequence[str | os.PathLike[str]]) -> list[LoadedModel]:
-    """Load checkpoints for an ensemble; they must answer the same classes."""
+    """Load checkpoints for an ensemble; they must answer the same classes.
+
+    A path ending in `.onnx` is an exported model run by onnxruntime (`OnnxModel`); any other
+    path is a safetensors checkpoint. TorchScript files are never loaded (they can run code).
+    """
     if not paths:
         raise ValueError("at least one checkpoint is needed")
     loaded = []
     for path in paths:
         path = Path(path)
+        if path.suffix == ONNX_SUFFIX:
+            if not path.is_file():
+                raise ModelNotAvailable(f"no model at {path}")
+            exported = OnnxModel(path)
+            loaded.append(LoadedModel(exported, exported.meta, path))
+            continue
         if not path.with_suffix(".json").exists() and not path.exists():
             raise ModelNotAvailable(f"no model at {path}")
         checkpoint = load_checkpoint(path)

@@ -20,6 +20,9 @@ from pathlib import Path
 
 from asl_core.export import FORMATS, QUANTIZATIONS
 
+LOW_AGREEMENT = 0.95
+"""Below this top-1 agreement with PyTorch on the check inputs, the export is flagged."""
+
 
 def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -109,6 +112,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(result.summary)
+    check = result.record["export"]["check"]
+    if check["real_photos"] and check["top1_agreement"] < LOW_AGREEMENT:
+        print(
+            f"warning: the {args.quantize} model changes the top-1 answer on "
+            f"{1 - check['top1_agreement']:.0%} of the {check['inputs']}; measure it with "
+            f"`python bench/export.py --model {source}` before shipping it",
+            file=sys.stderr,
+        )
     if result.sidecar is not None:
         print(f"metadata: {result.sidecar}")
     return 0

@@ -1,0 +1,306 @@
+"""The HTTP API through a REAL server: uvicorn on a free localhost port, called with httpx.
+
+A real photo must get exactly the JSON that `python -m asl_core predict --json` prints for the
+same file (only `path` differs: the API reports the uploaded file name), and bad uploads must
+get the right 4xx with a message a person can act on.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import uvicorn
+from PIL import Image
+
+from asl_core.__main__ import main as cli_main
+from asl_core.api import MAX_UPLOAD_BYTES, create_app
+from asl_core.export import export_checkpoint
+from asl_core.predict import default_model_path
+from tests.conftest import massey_photo
+
+STARTUP_TIMEOUT_S = 60
+REQUEST_TIMEOUT_S = 30
+BOUNDARY = "aslboundary"
+MULTIPART_HEAD = (
+    f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="big.jpg"\r\n'
+    "Content-Type: image/jpeg\r\n\r\n"
+).encode()
+
+
+class LiveServer:
+    """uvicorn serving `create_app(model)` in a thread, on a socket bound to a free port."""
+
+    def __init__(self, model: Path | None = None) -> None:
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.socket.bind(("127.0.0.1", 0))
+        self.port = self.socket.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(create_app(model), log_level="warning", lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True
+        )
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the API server did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.socket.close()
+
+
+@pytest.fixture(scope="module")
+def server(data_root: Path) -> Iterator[LiveServer]:
+    with LiveServer() as live:
+        yield live
+
+
+@pytest.fixture(scope="module")
+def client(server: LiveServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=REQUEST_TIMEOUT_S) as http:
+        yield http
+
+
+def cli_json(capsys: pytest.CaptureFixture[str], *args: str) -> list[dict]:
+    """What `python -m asl_core predict --json ARGS` prints, one object per line."""
+    capsys.readouterr()
+    cli_main(["predict", "--json", *args])
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+def upload(client: httpx.Client, data: bytes, name: str = "photo.jpg", **params: object):
+    return client.post("/predict", files={"file": (name, data, "image/jpeg")}, params=params)
+
+
+def png_bytes(rgb: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def read_status_line(connection: socket.socket) -> str:
+    connection.settimeout(REQUEST_TIMEOUT_S)
+    data = b""
+    while b"\r\n" not in data:
+        chunk = connection.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data.split(b"\r\n", 1)[0].decode()
+
+
+# --- answers --------------------------------------------------------------------------------
+
+
+def test_health_and_labels(client: httpx.Client) -> None:
+    health = client.get("/health")
+    assert health.status_code == 200
+    assert health.json() == {"status": "ok", "model": default_model_path().stem}
+    labels = client.get("/labels").json()["labels"]
+    assert "A" in labels and "0" in labels and len(labels) == len(set(labels))
+
+
+def test_real_photos_get_exactly_the_command_lines_json(
+    client: httpx.Client, massey_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    photos = [massey_photo(massey_root, label, signer) for label, signer in
+              (("a", "hand1"), ("7", "hand2"), ("w", "hand5"), ("m", "hand4"))]  # fmt: skip
+    expected = cli_json(capsys, *map(str, photos))
+    for photo, from_cli in zip(photos, expected, strict=True):
+        response = upload(client, photo.read_bytes(), name=photo.name)
+        assert response.status_code == 200, response.text
+        assert response.json() == {**from_cli, "path": photo.name}
+
+
+@pytest.mark.parametrize(
+    ("params", "cli_args"),
+    [
+        ({"classes": "letters"}, ["--classes", "letters"]),
+        ({"classes": "digits", "threshold": 0.95}, ["--classes", "digits", "--threshold", "0.95"]),
+        ({"mirror": "false"}, ["--no-mirror"]),
+    ],
+)
+def test_query_parameters_mean_what_the_cli_options_mean(
+    params: dict,
+    cli_args: list[str],
+    client: httpx.Client,
+    massey_root: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    photo = massey_photo(massey_root, "o", "hand3")
+    (from_cli,) = cli_json(capsys, *cli_args, str(photo))
+    response = upload(client, photo.read_bytes(), name=photo.name, **params)
+    assert response.json() == {**from_cli, "path": photo.name}
+
+
+def test_a_photo_without_a_hand_says_so(
+    client: httpx.Client, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty_room = png_bytes(np.full((240, 320, 3), 90, dtype=np.uint8))
+    (tmp_path / "wall.png").write_bytes(empty_room)
+    (from_cli,) = cli_json(capsys, str(tmp_path / "wall.png"))
+    response = upload(client, empty_room, name="wall.png")
+    assert response.status_code == 200
+    assert response.json() == {**from_cli, "path": "wall.png"}
+    assert response.json()["hand"] is False and response.json()["label"] is None
+
+
+# --- refusals -------------------------------------------------------------------------------
+
+
+def test_a_file_that_is_not_an_image_gets_415_saying_what_it_is(client: httpx.Client) -> None:
+    response = upload(client, b"%PDF-1.7\n" + b"x" * 2000, name="scan.pdf")
+    assert response.status_code == 415
+    assert "not an image" in response.json()["detail"] and "PDF" in response.json()["detail"]
+
+
+def test_a_truncated_photo_gets_422(client: httpx.Client, massey_root: Path) -> None:
+    data = massey_photo(massey_root, "b").read_bytes()
+    response = upload(client, data[: len(data) // 3])
+    assert response.status_code == 422
+    assert "truncated" in response.json()["detail"]
+
+
+def test_a_tiny_image_gets_422(client: httpx.Client) -> None:
+    response = upload(client, png_bytes(np.zeros((12, 12, 3), dtype=np.uint8)), name="dot.png")
+    assert response.status_code == 422
+    assert "too small" in response.json()["detail"]
+
+
+def test_an_empty_file_gets_415(client: httpx.Client) -> None:
+    response = upload(client, b"", name="empty.jpg")
+    assert response.status_code == 415
+    assert "empty" in response.json()["detail"]
+
+
+def test_the_wrong_field_or_no_multipart_gets_told_how_to_send(
+    client: httpx.Client, massey_root: Path
+) -> None:
+    data = massey_photo(massey_root, "c").read_bytes()
+    wrong_field = client.post("/predict", files={"photo": ("c.jpg", data, "image/jpeg")})
+    assert wrong_field.status_code == 422
+    assert "'file'" in wrong_field.json()["detail"]
+    raw_body = client.post("/predict", content=data, headers={"content-type": "image/jpeg"})
+    assert raw_body.status_code == 415
+    assert "multipart/form-data" in raw_body.json()["detail"]
+
+
+def test_bad_query_parameters_get_422(client: httpx.Client, massey_root: Path) -> None:
+    data = massey_photo(massey_root, "c").read_bytes()
+    assert upload(client, data, threshold=1.5).status_code == 422
+    assert upload(client, data, classes="vowels").status_code == 422
+
+
+def test_an_upload_over_20_mb_gets_413(client: httpx.Client) -> None:
+    response = upload(client, b"\xff" * (MAX_UPLOAD_BYTES + 1), name="huge.jpg")
+    assert response.status_code == 413
+    assert "20 MB" in response.json()["detail"]
+
+
+def test_a_declared_oversize_upload_is_refused_before_its_body_is_sent(
+    server: LiveServer,
+) -> None:
+    """Only the headers and 1 KB of a claimed 25 MB body are sent: the 413 must still come."""
+    with socket.create_connection(("127.0.0.1", server.port)) as connection:
+        connection.sendall(
+            b"POST /predict HTTP/1.1\r\nHost: localhost\r\n"
+            + f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n".encode()
+            + b"Content-Length: 25000000\r\n\r\n"
+            + MULTIPART_HEAD
+            + b"\xff" * 1024
+        )
+        assert read_status_line(connection).startswith("HTTP/1.1 413")
+
+
+def test_a_chunked_upload_is_cut_off_at_the_limit(server: LiveServer) -> None:
+    """No Content-Length: the server stops reading once the limit is passed. The body is never
+    finished here, so a server that waited for all of it would time out instead of answering."""
+    chunk = b"\xff" * 65536
+    with socket.create_connection(("127.0.0.1", server.port)) as connection:
+        connection.sendall(
+            b"POST /predict HTTP/1.1\r\nHost: localhost\r\n"
+            + f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n".encode()
+            + b"Transfer-Encoding: chunked\r\n\r\n"
+        )
+        sent = 0
+        payload = MULTIPART_HEAD + chunk
+        while sent < MAX_UPLOAD_BYTES + 2 * 2**20:
+            connection.sendall(b"%x\r\n" % len(payload) + payload + b"\r\n")
+            sent += len(payload)
+            payload = chunk
+        assert read_status_line(connection).startswith("HTTP/1.1 413")
+
+
+# --- other models and the documented commands -----------------------------------------------
+
+
+def test_serves_an_exported_onnx_model(
+    tmp_path: Path, massey_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    exported = export_checkpoint(default_model_path(), "onnx", output=tmp_path / "m.onnx").path
+    photo = massey_photo(massey_root, "k", "hand2")
+    (from_cli,) = cli_json(capsys, "--model", str(exported), str(photo))
+    with LiveServer(exported) as live, httpx.Client(base_url=live.url) as http:
+        assert http.get("/health").json() == {"status": "ok", "model": "m"}
+        response = upload(http, photo.read_bytes(), name=photo.name)
+    assert response.json() == {**from_cli, "path": photo.name}
+
+
+@pytest.mark.slow
+def test_the_documented_command_starts_the_server(
+    data_root: Path, massey_root: Path, tmp_path: Path
+) -> None:
+    """`python -m asl_core.api --port N` in a subprocess, against the CLI in a subprocess."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "asl_core.api", "--port", str(port)],
+        cwd=root,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        photo = massey_photo(massey_root, "l", "hand5")
+        cli = subprocess.run(
+            [sys.executable, "-m", "asl_core", "predict", "--json", str(photo)],
+            cwd=root, env=env, capture_output=True, text=True, timeout=120, check=True,
+        )  # fmt: skip
+        from_cli = json.loads(cli.stdout)
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=REQUEST_TIMEOUT_S) as http:
+            while True:
+                try:
+                    if http.get("/health").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline and process.poll() is None, "no server"
+                time.sleep(0.2)
+            response = upload(http, photo.read_bytes(), name=photo.name)
+        assert response.json() == {**from_cli, "path": photo.name}
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
