@@ -151,35 +151,45 @@ def read_meta(path: str | os.PathLike[str]) -> CheckpointMeta:
             f"{meta_path.name} has format version {raw.get('format_version')}; this version of "
             f"asl_core reads version {FORMAT_VERSION}"
         )
+    return meta_from_dict(raw, meta_path.name)
+
+
+def meta_from_dict(
+    raw: dict[str, Any], source: str, *, error: type[CheckpointError] = CheckpointError
+) -> CheckpointMeta:
+    """Validate the fields every saved model carries (a checkpoint's JSON or an export's
+    record); `source` names the file in the messages."""
     missing = [key for key in ("architecture", "class_names", "input_spec") if key not in raw]
     if missing:
-        raise CheckpointError(f"{meta_path.name} lacks {', '.join(missing)}")
+        raise error(f"{source} lacks {', '.join(missing)}")
     if raw["architecture"] not in list_models():
-        raise CheckpointError(
-            f"{meta_path.name} names unknown architecture {raw['architecture']!r}; "
+        raise error(
+            f"{source} names unknown architecture {raw['architecture']!r}; "
             f"known: {', '.join(list_models())}"
         )
     class_names = raw["class_names"]
-    if not isinstance(class_names, list) or not all(isinstance(c, str) for c in class_names):
-        raise CheckpointError(f"{meta_path.name}: class_names must be a list of strings")
+    if (
+        not isinstance(class_names, list)
+        or len(class_names) < 2
+        or not all(isinstance(c, str) for c in class_names)
+    ):
+        raise error(f"{source}: class_names must be a list of at least two strings")
     if len(set(class_names)) != len(class_names):
-        raise CheckpointError(f"{meta_path.name}: class_names has duplicates")
+        raise error(f"{source}: class_names has duplicates")
     if raw.get("num_classes", len(class_names)) != len(class_names):
-        raise CheckpointError(
-            f"{meta_path.name} says {raw['num_classes']} classes but names {len(class_names)}"
-        )
+        raise error(f"{source} says {raw['num_classes']} classes but names {len(class_names)}")
     try:
         input_spec = InputSpec.from_dict(raw["input_spec"])
-    except TypeError as error:
-        raise CheckpointError(f"{meta_path.name}: bad input_spec ({error})") from None
+    except (TypeError, AttributeError) as problem:
+        raise error(f"{source}: bad input_spec ({problem})") from None
     return CheckpointMeta(
         architecture=raw["architecture"],
-        class_names=class_names,
+        class_names=list(class_names),
         input_spec=input_spec,
-        arch_kwargs=raw.get("arch_kwargs", {}),
-        data=raw.get("data", {}),
-        metrics=raw.get("metrics", {}),
-        extra={**raw.get("extra", {}), "weights_sha256": raw.get("weights_sha256")},
+        arch_kwargs=dict(raw.get("arch_kwargs") or {}),
+        data=dict(raw.get("data") or {}),
+        metrics=dict(raw.get("metrics") or {}),
+        extra={**dict(raw.get("extra") or {}), "weights_sha256": raw.get("weights_sha256")},
     )
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from asl_core.checkpoint import CheckpointError, CheckpointMeta
+from asl_core.checkpoint import CheckpointError, CheckpointMeta, meta_from_dict
 from asl_core.models import InputSpec
 
 EXPORT_FORMAT = "asl-export"
@@ -56,29 +56,9 @@ def meta_from_export_record(record: Any, source: str) -> tuple[CheckpointMeta, d
             f"{source} has export format version {record.get('format_version')}; this version "
             f"of asl_core reads version {EXPORT_FORMAT_VERSION}"
         )
-    class_names = record.get("class_names")
-    if (
-        not isinstance(class_names, list)
-        or len(class_names) < 2
-        or not all(isinstance(name, str) for name in class_names)
-    ):
-        raise OnnxModelError(f"{source}: class_names must be a list of at least two strings")
-    if len(set(class_names)) != len(class_names):
-        raise OnnxModelError(f"{source}: class_names has duplicates")
-    try:
-        input_spec = InputSpec.from_dict(record["input_spec"])
-    except (KeyError, TypeError, AttributeError) as error:
-        raise OnnxModelError(f"{source}: missing or bad input_spec ({error})") from None
+    meta = meta_from_dict(record, source, error=OnnxModelError)
     export = record.get("export") if isinstance(record.get("export"), dict) else {}
-    meta = CheckpointMeta(
-        architecture=str(record.get("architecture", "unknown")),
-        class_names=list(class_names),
-        input_spec=input_spec,
-        arch_kwargs=dict(record.get("arch_kwargs") or {}),
-        data=dict(record.get("data") or {}),
-        metrics=dict(record.get("metrics") or {}),
-        extra={**dict(record.get("extra") or {}), "export": export},
-    )
+    meta.extra = {**meta.extra, "export": export}
     return meta, export
 
 
