@@ -1,0 +1,311 @@
+"""Live signing: spell words with the webcam, letter by letter.
+
+Layout only. The frame callback, the connection watch, ICE servers and snapshot mode live in
+`asl_core.live`; spelling (smoothing, hold to type, spaces) in `asl_core.stream`.
+"""
+
+import time
+from dataclasses import replace
+
+import streamlit as st
+from streamlit_webrtc import WebRtcMode, webrtc_streamer
+
+from asl_core.app_state import available_models, predictor_for
+from asl_core.classify import ModelChoice, class_filter_problem, select_model
+from asl_core.images import ImageError, load_image
+from asl_core.live import (
+    ConnectionStatus,
+    IceConfigError,
+    LiveSession,
+    append_text,
+    configured_ice_servers,
+    connection_help,
+    format_stage_ms,
+    freeze_long_lived_objects,
+    insecure_context_warning,
+    read_snapshot,
+    rtc_configuration,
+    settings_from_controls,
+    text_download_name,
+)
+from asl_core.predict import DEFAULT_THRESHOLD
+from asl_core.stream import StreamSettings
+
+CLASS_LABELS = {"letters": "Letters only", "digits": "Digits only", "all": "Letters and digits"}
+SESSION_KEY = "live_session"
+SNAPSHOT_TOGGLE = "live_snapshot_mode"
+REFRESH_S = 0.5
+
+st.set_page_config(page_title="Live signing", page_icon="🤟", layout="wide")
+st.title("Live signing")
+
+
+def sidebar() -> tuple[ModelChoice, StreamSettings]:
+    defaults = StreamSettings()
+    with st.sidebar:
+        st.header("Settings")
+        selection = select_model(available_models(), st.session_state.get("selected_checkpoint"))
+        if selection.problem:
+            st.warning(selection.problem)
+        if not selection.choices:
+            st.error(
+                "No model found: the shipped default model is missing and no training run has "
+                "a checkpoint. Train one with `python -m training.train`."
+            )
+            st.stop()
+        by_key = {choice.key: choice for choice in selection.choices}
+        key = st.selectbox(
+            "Model",
+            list(by_key),
+            index=selection.index,
+            format_func=lambda k: by_key[k].name,
+            help="Changing it takes effect on the running video.",
+        )
+        classes = st.radio(
+            "Signs to read",
+            list(CLASS_LABELS),
+            format_func=CLASS_LABELS.get,
+            help="Spelling words: letters only, so O/0, V/2 and W/6 (one handshape) read as "
+            "letters.",
+        )
+        threshold = st.slider(
+            "Confidence threshold",
+            0.0,
+            1.0,
+            DEFAULT_THRESHOLD,
+            0.05,
+            help="Readings below it count as 'no letter' and never type anything.",
+        )
+        window = st.slider(
+            "Smoothing window (frames)",
+            1,
+            15,
+            defaults.window,
+            help="The letter shown is the majority of this many recent frames: fewer reacts "
+            "faster, more flickers less.",
+        )
+        hold_s = st.slider(
+            "Hold to type (seconds)",
+            0.2,
+            2.0,
+            defaults.hold_s,
+            0.1,
+            help="How long a letter must stay steady before it is typed.",
+        )
+        mirror = st.toggle(
+            "Mirrored preview", value=defaults.mirror_preview, help="Show the video like a mirror."
+        )
+        left = st.toggle(
+            "Left-handed signer",
+            value=defaults.left_handed,
+            help="The models learned right hands; a left hand is mirrored before reading.",
+        )
+        st.toggle(
+            "Use snapshot mode",
+            key=SNAPSHOT_TOGGLE,
+            help="One photo at a time instead of live video: works without WebRTC.",
+        )
+    settings = settings_from_controls(
+        threshold=threshold,
+        window=window,
+        hold_s=hold_s,
+        mirror_preview=mirror,
+        left_handed=left,
+        classes=classes,
+    )
+    return by_key[key], settings
+
+
+def live_session(choice: ModelChoice, settings: StreamSettings) -> LiveSession:
+    """This browser session's recogniser, created (and its model loaded) before START."""
+    try:
+        predictor = predictor_for([choice])
+    except Exception as error:  # a broken checkpoint must leave the page usable
+        st.error(f"The model {choice.name} cannot be loaded: {error}")
+        st.stop()
+    problem = class_filter_problem(predictor.class_names, settings.classes)
+    if problem:
+        st.warning(problem)
+        settings = replace(settings, classes="all")
+    session: LiveSession | None = st.session_state.get(SESSION_KEY)
+    if session is None:
+        with st.spinner("Starting the hand tracker…"):
+            session = LiveSession(predictor, settings, model_key=choice.key)
+        st.session_state[SESSION_KEY] = session
+    session.use_model(predictor, choice.key)
+    session.apply(settings)
+    return session
+
+
+def switch_to_snapshot() -> None:
+    st.session_state[SNAPSHOT_TOGGLE] = True
+
+
+def text_panel(session: LiveSession) -> None:
+    """The spelled text with Clear, Backspace, Copy (st.code's button) and Download."""
+    recognizer = session.recognizer
+    text = recognizer.text
+    st.subheader("Spelled text")
+    with st.container(key="live-text"):
+        st.code(text if text.strip() else " ", language=None, wrap_lines=True)
+    clear, back, download = st.columns(3)
+    clear.button("Clear", on_click=recognizer.clear, width="stretch")
+    back.button("Backspace", on_click=recognizer.backspace, width="stretch")
+    download.download_button(
+        "Download",
+        data=text,
+        file_name=text_download_name(),
+        mime="text/plain",
+        on_click="ignore",
+        width="stretch",
+    )
+
+
+def live_status(session: LiveSession, url: str | None, ice_configured: bool) -> None:
+    """Current letter, speed, and what to do when the video does not come."""
+    stats = session.adapter.stats()
+    now = time.monotonic()
+    status = session.watch.status(stats.last_frame_at, now)
+    help_lines = connection_help(
+        status, url=url, ice_configured=ice_configured, waited_s=session.watch.waited_s(now)
+    )
+    if help_lines:
+        with st.container(border=True):
+            for line in help_lines:
+                st.markdown(line)
+            if st.button("Switch to snapshot mode", on_click=switch_to_snapshot, type="primary"):
+                st.rerun(scope="app")
+    elif status is ConnectionStatus.CONNECTING:
+        st.info("Connecting to the camera…")
+    last = session.recognizer.last
+    letter, seen = st.columns(2)
+    with letter, st.container(key="live-letter"):
+        if last is not None and last.smoothed is not None:
+            sure = f"{last.smoothed_confidence:.0%} sure"
+            st.metric("Current letter", last.smoothed, sure, delta_color="off", delta_arrow="off")
+        elif last is not None and last.prediction.hand:
+            st.metric("Current letter", "…", "settling", delta_color="off", delta_arrow="off")
+        else:
+            st.metric("Current letter", "–", "no hand", delta_color="off", delta_arrow="off")
+    with seen, st.container(key="live-fps"):
+        st.metric("Frames per second", f"{stats.callback_fps:.1f}")
+    size = f"{stats.frame_size[0]}x{stats.frame_size[1]} · " if stats.frame_size else ""
+    with st.container(key="live-timings"):
+        st.caption(
+            f"{size}Read {stats.read_fps:.1f} fps · "
+            f"{format_stage_ms(stats.stage_ms) or 'no frames yet'}"
+            f" · {stats.skipped} of {stats.frames} frames not read (a newer one came first)"
+        )
+    if stats.last_error:
+        st.error(f"Some frames could not be read: {stats.last_error}")
+
+
+def live_mode(session: LiveSession, url: str | None) -> None:
+    try:
+        ice_configured = configured_ice_servers(_secrets()) is not None
+        configuration = rtc_configuration(url, _secrets())
+    except IceConfigError as error:
+        st.error(f"The ICE server settings cannot be read: {error}")
+        ice_configured, configuration = False, rtc_configuration(url, {}, {})
+    video, side = st.columns([3, 2], gap="large")
+    with video:
+        ctx = webrtc_streamer(
+            key="live",
+            mode=WebRtcMode.SENDRECV,
+            video_frame_callback=session.adapter,
+            media_stream_constraints={
+                "video": {"width": 640, "height": 480, "frameRate": 30},
+                "audio": False,
+            },
+            rtc_configuration=configuration,
+            async_processing=True,
+        )
+        st.caption(
+            "Press START and allow the camera. Hold each letter steady for about a second; drop "
+            "your hand for a moment to type a space."
+        )
+    session.watch.observe(
+        playing=ctx.state.playing, signalling=ctx.state.signalling, now=time.monotonic()
+    )
+    active = ctx.state.playing or ctx.state.signalling
+
+    # Only this part refreshes while the video runs; the callback thread never touches st.*.
+    @st.fragment(run_every=REFRESH_S if active else None)
+    def side_panel() -> None:
+        text_panel(session)
+        live_status(session, url, ice_configured)
+
+    with side:
+        side_panel()
+    with st.expander("Camera not starting?"):
+        for line in connection_help(
+            ConnectionStatus.NO_VIDEO, url=url, ice_configured=ice_configured
+        )[1:]:
+            st.markdown(line)
+        st.button("Use snapshot mode", on_click=switch_to_snapshot, key="expander_snapshot")
+
+
+def add_snapshot_letter(session: LiveSession) -> None:
+    reading = session.snapshot
+    if reading is not None and reading.letter and not reading.added:
+        append_text(session.recognizer, reading.letter)
+        reading.added = True  # one photo, one letter: a double click does not type it twice
+
+
+def snapshot_mode(session: LiveSession) -> None:
+    photo_column, side = st.columns([3, 2], gap="large")
+    with photo_column:
+        photo = st.camera_input("Show one sign and take a photo", key="live_snapshot_photo")
+        is_new = photo is not None and (
+            session.snapshot is None or session.snapshot.photo_id != photo.file_id
+        )
+        if is_new:
+            try:
+                session.snapshot = read_snapshot(
+                    session.recognizer, load_image(photo), photo.file_id
+                )
+            except ImageError as error:
+                st.error(str(error))
+                session.snapshot = None
+        reading = session.snapshot
+        if photo is not None and reading is not None:
+            st.image(reading.overlay, caption="What the model read", width="stretch")
+    with side:
+        if photo is not None and reading is not None:
+            st.markdown(f"Reading: {reading.message}")
+            add, space = st.columns(2)
+            add.button(
+                f"Add {reading.letter} to the text" if reading.letter else "Add to the text",
+                on_click=add_snapshot_letter,
+                args=(session,),
+                disabled=reading.letter is None or reading.added,
+                type="primary",
+                width="stretch",
+            )
+            space.button(
+                "Add a space", on_click=append_text, args=(session.recognizer, " "), width="stretch"
+            )
+        else:
+            st.info("Snapshot mode: take a photo of one sign; each photo is one reading.")
+        text_panel(session)
+
+
+def _secrets() -> dict:
+    """`st.secrets` as a dict; no secrets file is the usual case, not an error."""
+    try:
+        return dict(st.secrets)
+    except Exception:
+        return {}
+
+
+choice, settings = sidebar()
+session = live_session(choice, settings)
+freeze_long_lived_objects()  # after the model and MediaPipe are loaded; see its doc
+url = st.context.url
+warning = insecure_context_warning(url)
+if warning:
+    st.warning(warning)
+if st.session_state.get(SNAPSHOT_TOGGLE):
+    snapshot_mode(session)
+else:
+    live_mode(session, url)
