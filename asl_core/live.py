@@ -386,18 +386,6 @@ class LiveSession:
             self.recognizer.update_settings(settings)
 
 
-def append_text(recognizer: StreamRecognizer, text: str) -> None:
-    """Add letters to the spelled text by hand (snapshot mode), under the recogniser's lock."""
-    append = getattr(recognizer, "append", None)
-    if callable(append):
-        append(text)
-        return
-    # StreamRecognizer has no public way to type; its lock guards the speller against the
-    # frame callback thread.
-    with recognizer._lock:
-        recognizer.speller.text += text
-
-
 def text_download_name() -> str:
     return f"asl-text-{time.strftime('%Y%m%d-%H%M%S')}.txt"
 
@@ -638,7 +626,6 @@ __all__ = [
     "LiveSession",
     "LiveStats",
     "SnapshotReading",
-    "append_text",
     "configured_ice_servers",
     "connection_help",
     "format_stage_ms",

@@ -166,6 +166,11 @@ class StreamRecognizer:
         with self._lock:
             self.speller.backspace()
 
+    def append(self, text: str) -> None:
+        """Type text by hand (snapshot mode), safely beside the frame callback."""
+        with self._lock:
+            self.speller.text += text
+
     def process(self, rgb: np.ndarray, timestamp: float | None = None) -> FrameResult:
         """Read one frame as the camera gives it (unmirrored RGB)."""
         now = time.monotonic() if timestamp is None else timestamp

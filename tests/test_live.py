@@ -34,7 +34,6 @@ from asl_core.live import (
     IceConfigError,
     LiveFrameAdapter,
     LiveSession,
-    append_text,
     configured_ice_servers,
     connection_help,
     format_stage_ms,
@@ -332,7 +331,7 @@ def test_snapshot_reads_a_real_photo_and_adds_its_letter(
     assert reading.letter == "B" and reading.prediction.confidence >= 0.6
     assert reading.overlay.shape == photo.shape
     assert "B" in reading.message
-    append_text(recognizer, reading.letter or "")
+    recognizer.append(reading.letter or "")
     assert recognizer.text == "B"
     assert recognizer.last is None  # a snapshot is not a frame of the stream
 

@@ -15,7 +15,7 @@ from unittest import mock
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from asl_core.live import LiveSession, append_text
+from asl_core.live import LiveSession
 from asl_core.settings import REPO_ROOT
 
 PAGE = str(REPO_ROOT / "pages" / "2_Live.py")
@@ -94,7 +94,7 @@ def test_controls_update_the_running_recogniser(app: AppTest) -> None:
 
 def test_text_panel_shows_clear_and_backspace(app: AppTest) -> None:
     session = session_of(app)
-    append_text(session.recognizer, "HI")
+    session.recognizer.append("HI")
     app.run()
     assert app.code[0].value == "HI"
     button(app, "Backspace").click()
