@@ -95,7 +95,7 @@ def show_model(choice: ModelChoice) -> None:
             architecture = f"`{meta.architecture}`: {model_info(meta.architecture).description}"
         except ValueError:
             architecture = f"`{meta.architecture}`"
-        datasets = ", ".join(meta.data.get("datasets", [])) or "not recorded"
+        datasets = ", ".join(meta.dataset_names()) or "not recorded"
         st.markdown(
             f"- **Name:** {choice.name} (`{choice.path.parent.name}/{choice.path.name}`)\n"
             f"- **Architecture:** {architecture}\n"

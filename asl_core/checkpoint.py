@@ -47,6 +47,17 @@ class CheckpointMeta:
     def num_classes(self) -> int:
         return len(self.class_names)
 
+    def dataset_names(self) -> list[str]:
+        """Names of the datasets the model was trained on, as `data` records them (entries are
+        names, or records with a "name" from training); empty when not recorded."""
+        listed = self.data.get("datasets")
+        names = []
+        for entry in listed if isinstance(listed, list) else []:
+            name = entry.get("name") if isinstance(entry, dict) else entry
+            if isinstance(name, str):
+                names.append(name)
+        return list(dict.fromkeys(names))
+
     def to_dict(self, weights_sha256: str) -> dict[str, Any]:
         return {
             "format": FORMAT,

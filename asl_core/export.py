@@ -592,19 +592,6 @@ def _walk_dicts(value: Any) -> Iterator[dict[str, Any]]:
             yield from _walk_dicts(child)
 
 
-def _trained_datasets(data: dict[str, Any]) -> set[str] | None:
-    """Names of the datasets a checkpoint's `data` says it was trained on, if it says."""
-    listed = data.get("datasets")
-    if not isinstance(listed, list):
-        return None
-    names = set()
-    for entry in listed:
-        name = entry.get("name") if isinstance(entry, dict) else entry
-        if isinstance(name, str):
-            names.add(Path(name).name)
-    return names or None
-
-
 def unseen_signers(
     meta: CheckpointMeta, signers: Iterable[str], dataset: str = "massey36"
 ) -> set[str] | None:
@@ -625,7 +612,7 @@ def unseen_signers(
         params = entry.get("params")
         if entry.get("name") == "loso" and isinstance(params, dict) and params.get("test_signer"):
             return signers & {params["test_signer"]}
-    trained = _trained_datasets(meta.data)
+    trained = {Path(name).name for name in meta.dataset_names()} or None
     if trained is not None and dataset not in trained:
         return signers
     return None

@@ -301,11 +301,7 @@ def load_captures(folder: Path) -> list[Sample]:
 def _dataset_names(meta: CheckpointMeta, configured: Sequence[str]) -> list[str]:
     """Registered datasets to replay: those the base model records, else the configured ones;
     only those present on this machine."""
-    recorded = []
-    for entry in meta.data.get("datasets", []) or []:
-        name = entry.get("name") if isinstance(entry, dict) else entry
-        if isinstance(name, str) and name in KNOWN_DATASETS:
-            recorded.append(name)
+    recorded = [name for name in meta.dataset_names() if name in KNOWN_DATASETS]
     names = recorded or list(configured)
     return [name for name in dict.fromkeys(names) if _present(name)]
 

@@ -67,9 +67,10 @@ def test_home_renders_with_the_model(data_root: Path) -> None:
     assert DEFAULT_MODEL_NAME in page and "landmark_mlp" in page
     assert "36 classes: digits 0-9 and letters A-Z" in page
     assert "face your palm to the camera" in page.lower()
-    # No model card yet: the checkpoint's own numbers, said to be so.
-    assert "MODEL_CARD.md" in texts(app.warning)
-    assert any(metric.label == "Accuracy on unseen signers" for metric in app.metric)
+    # The shipped model card's accuracy table, unseen signers before the random split.
+    card = texts(app.markdown)
+    assert "leave-one-signer-out" in card and "random 70/15/15" in card
+    assert card.index("leave-one-signer-out") < card.index("random 70/15/15")
     links = [link.proto.page for link in app.get("page_link")]
     assert "Classify" in links
     # The skeletons of A, S and L, drawn from the dataset at runtime.
