@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from asl_core.classify import ModelChoice, discover_models
+from asl_core.classify import ModelChoice, discover_models, select_model
 from asl_core.predict import Predictor, default_model_path
 from asl_core.settings import runs_dir
 
@@ -56,9 +56,51 @@ def available_models() -> list[ModelChoice]:
     return _discover(str(runs_dir()), os.fspath(default_model_path()))
 
 
+def model_picker(help: str) -> ModelChoice:
+    """The sidebar's model selectbox, shared by the pages that predict.
+
+    Preselects the checkpoint another page handed over in `st.session_state
+    ["selected_checkpoint"]` (the Runs and Capture pages do); stops the page with an
+    explanation when there is no model at all.
+    """
+    selection = select_model(available_models(), st.session_state.get("selected_checkpoint"))
+    if selection.problem:
+        st.warning(selection.problem)
+    if not selection.choices:
+        st.error(
+            "No model found: the shipped default model is missing and no training run has "
+            "a checkpoint. Train one with `python -m training.train`."
+        )
+        st.stop()
+    by_key = {choice.key: choice for choice in selection.choices}
+    key = st.selectbox(
+        "Model",
+        list(by_key),
+        index=selection.index,
+        format_func=lambda k: by_key[k].name,
+        help=help,
+    )
+    return by_key[key]
+
+
+def secrets() -> dict:
+    """`st.secrets` as a dict; no secrets file is the usual case, not an error."""
+    try:
+        return dict(st.secrets)
+    except Exception:
+        return {}
+
+
 def refresh_models() -> None:
     """Forget the cached model list (after training a model, or for a Refresh button)."""
     _discover.clear()
 
 
-__all__ = ["available_models", "get_predictor", "predictor_for", "refresh_models"]
+__all__ = [
+    "available_models",
+    "get_predictor",
+    "model_picker",
+    "predictor_for",
+    "refresh_models",
+    "secrets",
+]

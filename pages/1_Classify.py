@@ -10,7 +10,7 @@ import logging
 import streamlit as st
 
 from asl_core import plots
-from asl_core.app_state import available_models, get_predictor
+from asl_core.app_state import get_predictor, model_picker
 from asl_core.classify import (
     UPLOAD_TYPES,
     FileResult,
@@ -21,7 +21,6 @@ from asl_core.classify import (
     classify_file,
     results_csv,
     results_table,
-    select_model,
     short_input,
 )
 from asl_core.labels import CLASS_FILTERS
@@ -46,24 +45,9 @@ def sidebar() -> tuple[ModelChoice, float, bool, str]:
     with st.sidebar:
         st.header("Settings")
         # The Runs page hands a checkpoint over through the session; preselect it.
-        selection = select_model(available_models(), st.session_state.get("selected_checkpoint"))
-        if selection.problem:
-            st.warning(selection.problem)
-        if not selection.choices:
-            st.error(
-                "No model found: the shipped default model is missing and no training run has "
-                "a checkpoint. Train one with `python -m training.train`."
-            )
-            st.stop()
-        by_key = {choice.key: choice for choice in selection.choices}
-        key = st.selectbox(
-            "Model",
-            list(by_key),
-            index=selection.index,
-            format_func=lambda k: by_key[k].name,
-            help="The shipped default model, or a checkpoint written by a training run.",
+        choice = model_picker(
+            help="The shipped default model, or a checkpoint written by a training run."
         )
-        choice = by_key[key]
         st.caption(choice.description)
         threshold = st.slider(
             "Confidence threshold",

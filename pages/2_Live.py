@@ -10,8 +10,8 @@ from dataclasses import replace
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
-from asl_core.app_state import available_models, predictor_for
-from asl_core.classify import ModelChoice, class_filter_problem, select_model
+from asl_core.app_state import model_picker, predictor_for, secrets
+from asl_core.classify import ModelChoice, class_filter_problem
 from asl_core.images import ImageError, load_image
 from asl_core.live import (
     ConnectionStatus,
@@ -43,23 +43,7 @@ def sidebar() -> tuple[ModelChoice, StreamSettings]:
     defaults = StreamSettings()
     with st.sidebar:
         st.header("Settings")
-        selection = select_model(available_models(), st.session_state.get("selected_checkpoint"))
-        if selection.problem:
-            st.warning(selection.problem)
-        if not selection.choices:
-            st.error(
-                "No model found: the shipped default model is missing and no training run has "
-                "a checkpoint. Train one with `python -m training.train`."
-            )
-            st.stop()
-        by_key = {choice.key: choice for choice in selection.choices}
-        key = st.selectbox(
-            "Model",
-            list(by_key),
-            index=selection.index,
-            format_func=lambda k: by_key[k].name,
-            help="Changing it takes effect on the running video.",
-        )
+        choice = model_picker(help="Changing it takes effect on the running video.")
         classes = st.radio(
             "Signs to read",
             list(CLASS_LABELS),
@@ -112,7 +96,7 @@ def sidebar() -> tuple[ModelChoice, StreamSettings]:
         left_handed=left,
         classes=classes,
     )
-    return by_key[key], settings
+    return choice, settings
 
 
 def live_session(choice: ModelChoice, settings: StreamSettings) -> LiveSession:
@@ -201,8 +185,8 @@ def live_status(session: LiveSession, url: str | None, ice_configured: bool) -> 
 
 def live_mode(session: LiveSession, url: str | None) -> None:
     try:
-        ice_configured = configured_ice_servers(_secrets()) is not None
-        configuration = rtc_configuration(url, _secrets())
+        ice_configured = configured_ice_servers(secrets()) is not None
+        configuration = rtc_configuration(url, secrets())
     except IceConfigError as error:
         st.error(f"The ICE server settings cannot be read: {error}")
         ice_configured, configuration = False, rtc_configuration(url, {}, {})
@@ -287,14 +271,6 @@ def snapshot_mode(session: LiveSession) -> None:
         else:
             st.info("Snapshot mode: take a photo of one sign; each photo is one reading.")
         text_panel(session)
-
-
-def _secrets() -> dict:
-    """`st.secrets` as a dict; no secrets file is the usual case, not an error."""
-    try:
-        return dict(st.secrets)
-    except Exception:
-        return {}
 
 
 choice, settings = sidebar()

@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
-from asl_core.app_state import available_models, refresh_models
+from asl_core.app_state import available_models, refresh_models, secrets
 from asl_core.capture import (
     BUILTIN_CLASSES,
     DEFAULT_COUNT,
@@ -194,7 +194,7 @@ def live_mode(session: CaptureSession, label: str, signer: str) -> None:
     count = count_col.slider("Photos to take", 5, MAX_COUNT, DEFAULT_COUNT, 5)
     countdown = countdown_col.slider("Countdown (s)", 0, 10, int(DEFAULT_COUNTDOWN_S))
     try:
-        configuration = rtc_configuration(st.context.url, _secrets())
+        configuration = rtc_configuration(st.context.url, secrets())
     except IceConfigError as error:
         st.error(f"The ICE server settings cannot be read: {error}")
         configuration = rtc_configuration(st.context.url, {}, {})
@@ -391,14 +391,6 @@ def personalise_section(session: CaptureSession, signer: str) -> None:
     result = st.session_state.get(RESULT_KEY)
     if result is not None:
         show_result(result)
-
-
-def _secrets() -> dict:
-    """`st.secrets` as a dict; no secrets file is the usual case, not an error."""
-    try:
-        return dict(st.secrets)
-    except Exception:
-        return {}
 
 
 folder, signer = sidebar()
