@@ -251,6 +251,19 @@ def write_card(out: Path, card: dict[str, Any]) -> None:
         "",
         f"Hand detection {lat['detect_ms']:.1f} ms, model (original + mirrored input) "
         f"{lat['model_ms']:.2f} ms per photo.",
+    ]
+    export_table = ROOT / "bench" / "results" / "export.md"
+    if export_table.exists():
+        lines += [
+            "",
+            "## fp32 and int8 (bench/export.py, one run)",
+            "",
+            "Measured on the same recipe's leave-one-signer-out checkpoint that never saw hand5 "
+            "(`python bench/export.py --model runs/<loso group>/<hand5 run>/checkpoint.json`):",
+            "",
+            export_table.read_text().strip(),
+        ]
+    lines += [
         "",
         "## Data and licences",
         "",
