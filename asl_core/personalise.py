@@ -73,7 +73,7 @@ from asl_core.models import AslModel, create_model
 from asl_core.predict import default_model_path
 from asl_core.runlog import RunLog, git_commit, make_run_name, now_iso, unique_run_dir
 from asl_core.settings import REPO_ROOT, runs_dir
-from asl_core.training import evaluate, train_one_epoch
+from asl_core.training import epoch_row, evaluate, train_one_epoch
 
 CAPTURES_DATASET = "my_signs"
 MIN_PHOTOS_NEW_SIGN = 5
@@ -734,20 +734,7 @@ def _train_and_write(
         train = train_one_epoch(model, criterion, optimizer, train_loader, device)
         val = evaluate(model, criterion, holdout_loader, device, names)
         elapsed = time.monotonic() - epoch_start
-        row = {
-            "epoch": epoch,
-            "stage": "personalise",
-            "train_loss": train["loss"],
-            "train_acc": train["acc"],
-            "val_loss": val.loss,
-            "val_acc": val.accuracy,
-            "val_precision": val.precision,
-            "val_recall": val.recall,
-            "val_f1": val.f1,
-            "lr": config.lr,
-            "epoch_time_s": round(elapsed, 4),
-            "time": now_iso(),
-        }
+        row = epoch_row(epoch, "personalise", train, val, config.lr, elapsed)
         log.log_epoch(row, val.confusion_json(epoch, "val"), predictions=(val.y_true, val.y_pred))
         log.update_summary(status="running", epochs_done=epoch)
         report(

@@ -690,6 +690,26 @@ def evaluate(
 # --- best weights and early stopping ------------------------------------------------------
 
 
+def epoch_row(
+    epoch: int, stage: str, train: dict[str, float], val: EvalResult, lr: float, seconds: float
+) -> dict[str, Any]:
+    """One line of metrics.jsonl (the run browser reads these keys)."""
+    return {
+        "epoch": epoch,
+        "stage": stage,
+        "train_loss": train["loss"],
+        "train_acc": train["acc"],
+        "val_loss": val.loss,
+        "val_acc": val.accuracy,
+        "val_precision": val.precision,
+        "val_recall": val.recall,
+        "val_f1": val.f1,
+        "lr": lr,
+        "epoch_time_s": round(seconds, 3),
+        "time": now_iso(),
+    }
+
+
 class BestTracker:
     """The best epoch by `monitor` and a copy of its weights (restored at phase ends)."""
 
@@ -1234,21 +1254,7 @@ class _Run:
                 )  # fmt: skip
                 elapsed = time.monotonic() - started
                 epoch_times.append(elapsed)
-                row = {
-                    "epoch": epoch,
-                    "stage": phase.name,
-                    "train_loss": train["loss"],
-                    "train_acc": train["acc"],
-                    "val_loss": val.loss,
-                    "val_acc": val.accuracy,
-                    "val_precision": val.precision,
-                    "val_recall": val.recall,
-                    "val_f1": val.f1,
-                    "lr": lr,
-                    "epoch_time_s": round(elapsed, 3),
-                    "time": now_iso(),
-                }
-                row = _json_safe(row)
+                row = _json_safe(epoch_row(epoch, phase.name, train, val, lr, elapsed))
                 history = [r for r in history if int(r["epoch"]) != epoch] + [row]
                 if self.best.update(epoch, row, model):
                     bad_epochs = 0

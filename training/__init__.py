@@ -10,8 +10,25 @@ Each module has `get_args_parser()` and `main(args)`; the work is in `asl_core.t
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Sequence
 from typing import Any
+
+
+def add_group_arguments(parser: argparse.ArgumentParser, group_default: str) -> None:
+    """The options of the commands that run a group of runs (sweep, kfold)."""
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key; repeatable",
+    )
+    parser.add_argument("--data", nargs="+", metavar="DATASET", help="datasets (names or paths)")
+    parser.add_argument("--runs-dir", help="parent of the group folder (default: $ASL_RUNS_DIR)")
+    parser.add_argument("--limit-per-class", type=int, help="at most N photos per class")
+    parser.add_argument("--group", help=f"group name (default: {group_default})")
 
 
 def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:

@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from training import format_table
+from training import add_group_arguments, format_table
 
 
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
@@ -34,18 +34,7 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     parser.add_argument("--split", choices=("kfold", "loso"), default="kfold")
     parser.add_argument("--folds", type=int, help="number of folds (default: the config's)")
     parser.add_argument("--signers", nargs="+", help="loso: only these held-out signers")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config key; repeatable",
-    )
-    parser.add_argument("--data", nargs="+", metavar="DATASET", help="datasets (names or paths)")
-    parser.add_argument("--runs-dir", help="parent of the group folder (default: $ASL_RUNS_DIR)")
-    parser.add_argument("--limit-per-class", type=int, help="at most N photos per class")
-    parser.add_argument("--group", help="group name (default: <split>-<time>-<model>)")
+    add_group_arguments(parser, "<split>-<time>-<model>")
     return parser  # fmt: skip
 
 

@@ -18,24 +18,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from training import format_table
+from training import add_group_arguments, format_table
 
 
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Grid search over a config", add_help=add_help)
     parser.add_argument("--config", required=True, help="YAML config with a `grid:` mapping")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config key; repeatable",
-    )
-    parser.add_argument("--data", nargs="+", metavar="DATASET", help="datasets (names or paths)")
-    parser.add_argument("--runs-dir", help="parent of the group folder (default: $ASL_RUNS_DIR)")
-    parser.add_argument("--limit-per-class", type=int, help="at most N photos per class")
-    parser.add_argument("--group", help="group name (default: sweep-<time>-<model>)")
+    add_group_arguments(parser, "sweep-<time>-<model>")
     parser.add_argument("--max-trials", type=int, help="run only the first N combinations")
     return parser  # fmt: skip
 
