@@ -43,6 +43,11 @@ logger = logging.getLogger(__name__)
 # --------------------------------------------------------------------------------------------
 
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0"})
+CAMERA_CONSTRAINTS = {
+    "video": {"width": 640, "height": 480, "frameRate": 30},
+    "audio": False,
+}
+"""What the live and capture pages ask of the browser's camera (getUserMedia constraints)."""
 ICE_ENV = "ASL_ICE_SERVERS"
 TURN_URL_ENV = "ASL_TURN_URL"
 TURN_USERNAME_ENV = "ASL_TURN_USERNAME"
@@ -617,6 +622,7 @@ def settings_from_controls(
 
 
 __all__ = [
+    "CAMERA_CONSTRAINTS",
     "CONNECT_TIMEOUT_S",
     "IDLE_STOP_S",
     "ConnectionStatus",

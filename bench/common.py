@@ -48,15 +48,9 @@ def machine() -> dict[str, Any]:
 
 
 def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
-    def fmt(value: Any) -> str:
-        return f"{value:.3g}" if isinstance(value, float) else str(value)
+    from training import format_table
 
-    cells = [[fmt(row.get(c, "")) for c in columns] for row in rows]
-    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
-    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
-    print("  ".join("-" * w for w in widths))
-    for row in cells:
-        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
+    print(format_table(rows, columns))
 
 
 def write_json(name: str, payload: dict[str, Any]) -> Path:

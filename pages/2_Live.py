@@ -14,6 +14,7 @@ from asl_core.app_state import model_picker, predictor_for, secrets
 from asl_core.classify import ModelChoice, class_filter_problem
 from asl_core.images import ImageError, load_image
 from asl_core.live import (
+    CAMERA_CONSTRAINTS,
     ConnectionStatus,
     IceConfigError,
     LiveSession,
@@ -196,10 +197,7 @@ def live_mode(session: LiveSession, url: str | None) -> None:
             key="live",
             mode=WebRtcMode.SENDRECV,
             video_frame_callback=session.adapter,
-            media_stream_constraints={
-                "video": {"width": 640, "height": 480, "frameRate": 30},
-                "audio": False,
-            },
+            media_stream_constraints=CAMERA_CONSTRAINTS,
             rtc_configuration=configuration,
             async_processing=True,
         )

@@ -30,7 +30,12 @@ from asl_core.capture import (
 )
 from asl_core.classify import UPLOAD_TYPES
 from asl_core.hands import HandDetector
-from asl_core.live import IceConfigError, insecure_context_warning, rtc_configuration
+from asl_core.live import (
+    CAMERA_CONSTRAINTS,
+    IceConfigError,
+    insecure_context_warning,
+    rtc_configuration,
+)
 from asl_core.personalise import (
     PersonaliseConfig,
     PersonaliseError,
@@ -206,10 +211,7 @@ def live_mode(session: CaptureSession, label: str, signer: str) -> None:
             key="capture",
             mode=WebRtcMode.SENDRECV,
             video_frame_callback=adapter,
-            media_stream_constraints={
-                "video": {"width": 640, "height": 480, "frameRate": 30},
-                "audio": False,
-            },
+            media_stream_constraints=CAMERA_CONSTRAINTS,
             rtc_configuration=configuration,
             async_processing=True,
         )
