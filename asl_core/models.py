@@ -21,13 +21,14 @@ from typing import Any, ClassVar, Literal
 import torch
 from torch import nn
 
+from asl_core.representations import LANDMARK_DIM  # 21 hand landmarks x (x, y, z)
+
 InputKind = Literal["image", "landmarks", "sequence"]
 Representation = Literal["crop", "skeleton", "landmarks"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 HALF = (0.5, 0.5, 0.5)
-LANDMARK_DIM = 63  # 21 MediaPipe hand landmarks x (x, y, z)
 
 
 @dataclass(frozen=True)
