@@ -17,6 +17,16 @@ if str(ROOT) not in sys.path:  # run as `python bench/NAME.py` from the reposito
 RESULTS = ROOT / "bench" / "results"
 
 
+def require_massey() -> Path:
+    """The massey36 photos the benchmarks read; exits with the reason when they are absent."""
+    from asl_core.settings import data_dir
+
+    massey_root = data_dir() / "massey36"
+    if not (massey_root / "MANIFEST.csv").exists():
+        raise SystemExit(f"real photos not found at {massey_root} (set ASL_DATA_DIR)")
+    return massey_root
+
+
 def time_call(fn: Callable[[], Any], *, repeats: int, warmup: int = 3) -> list[float]:
     """Wall-clock seconds of `repeats` calls after `warmup` untimed ones."""
     for _ in range(warmup):

@@ -25,7 +25,7 @@ import statistics
 import time
 from fractions import Fraction
 
-from common import RESULTS, print_table, summarise_ms, write_json
+from common import RESULTS, print_table, require_massey, summarise_ms, write_json
 
 CLIP_TEXT = "CAB HI"
 FPS = 30
@@ -130,12 +130,9 @@ def main() -> None:
     import torch
 
     from asl_core.clips import build_spelling_clip
-    from asl_core.settings import data_dir
 
     torch.set_num_threads(args.threads)
-    massey_root = data_dir() / "massey36"
-    if not (massey_root / "MANIFEST.csv").exists():
-        raise SystemExit(f"real photos not found at {massey_root} (set ASL_DATA_DIR)")
+    massey_root = require_massey()
     frames = build_spelling_clip(CLIP_TEXT, massey_root, fps=FPS)
     videos = av_frames(frames)
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from common import print_table, summarise_ms, write_json
+from common import print_table, require_massey, summarise_ms, write_json
 
 CLIP_TEXT = "CAB HI"
 STAGES = ("detect", "preprocess", "model")
@@ -113,12 +113,9 @@ def main() -> None:
     import torch
 
     from asl_core.clips import build_spelling_clip
-    from asl_core.settings import data_dir
 
     torch.set_num_threads(args.threads)
-    massey_root = data_dir() / "massey36"
-    if not (massey_root / "MANIFEST.csv").exists():
-        raise SystemExit(f"real photos not found at {massey_root} (set ASL_DATA_DIR)")
+    massey_root = require_massey()
 
     stage_rows = photo_stages(sample_photos(massey_root, args.photos))
     print()
