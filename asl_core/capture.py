@@ -56,6 +56,7 @@ import numpy as np
 from asl_core.checkpoint import atomic_write_bytes
 from asl_core.hands import HandDetection, HandDetector
 from asl_core.labels import DIGITS, LETTERS, normalise_label, sort_labels
+from asl_core.processes import pid_alive
 from asl_core.settings import REPO_ROOT
 
 CAPTURE_DIR_ENV = "ASL_CAPTURE_DIR"
@@ -279,16 +280,6 @@ class LockInfo:
     refreshed: float  # the lock file's mtime, touched on every photo saved
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists, belongs to another user
-        return True
-    return True
-
-
 class FolderLock:
     """An exclusive lock file (`O_CREAT | O_EXCL`) holding a session token, pid and host.
 
@@ -355,7 +346,7 @@ class FolderLock:
             return "an unfinished lock file" if age > 5 else None
         if info.owner == self.owner:
             return None
-        if info.host == socket.gethostname() and info.pid is not None and not _pid_alive(info.pid):
+        if info.host == socket.gethostname() and info.pid is not None and not pid_alive(info.pid):
             return f"the app that held it (process {info.pid}) has stopped"
         if age > self.stale_after_s:
             return f"nothing was saved for {age / 60:.0f} minutes"

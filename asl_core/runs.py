@@ -40,6 +40,8 @@ from typing import Any, Protocol, TypeVar
 import numpy as np
 import pandas as pd
 
+from asl_core.processes import pid_alive
+
 STATUSES: tuple[str, ...] = ("running", "finished", "crashed", "stopped_early", "incomplete")
 # A run whose summary says "running" but that wrote nothing for this long has died silently.
 STALE_AFTER_S = 3600.0
@@ -312,13 +314,7 @@ def _process_gone(summary: Mapping[str, Any]) -> bool:
     pid, host = summary.get("pid"), summary.get("hostname") or summary.get("host")
     if not isinstance(pid, int) or isinstance(pid, bool) or host != socket.gethostname():
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # exists, owned by someone else
-        return False
-    return False
+    return not pid_alive(pid)
 
 
 # -------------------------------------------------------------------------- reading metrics
