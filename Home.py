@@ -1,26 +1,25 @@
 """ASL hand-sign recogniser: the home page (what the app does, which model, how to sign).
 
-Layout only; describing models and reading the model card live in `asl_core.classify`.
+Layout only; describing models and reading the model card live in `asl_core.app.classify`.
 """
 
 import logging
 
 import streamlit as st
 
-from asl_core.app_state import available_models, get_predictor
-from asl_core.checkpoint import read_meta
-from asl_core.classify import (
+from asl_core.app.examples import example_photos, example_skeletons
+from asl_core.app.model_catalog import (
     ModelChoice,
     describe_classes,
     describe_input,
-    example_photos,
-    example_skeletons,
     first_markdown_table,
     headline_metrics,
     model_card_path,
     read_model_card,
 )
-from asl_core.models import model_info
+from asl_core.app.state import available_models, get_predictor
+from asl_core.models.checkpoint import read_meta
+from asl_core.models.registry import model_info
 from asl_core.settings import data_dir
 
 logger = logging.getLogger(__name__)

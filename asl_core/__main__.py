@@ -45,8 +45,8 @@ def iter_images(paths: Sequence[Path]) -> Iterator[Path]:
 
 
 def predict_command(args: argparse.Namespace) -> int:
-    from asl_core.images import ImageError, load_image
-    from asl_core.predict import DEFAULT_THRESHOLD, ModelNotAvailable, Predictor
+    from asl_core.inference.predictor import DEFAULT_THRESHOLD, ModelNotAvailable, Predictor
+    from asl_core.io.images import ImageError, load_image
 
     threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
     try:

@@ -50,7 +50,7 @@ class Variant:
 class PhotoSet:
     key: str
     description: str
-    photos: list[Any]  # asl_core.data.Sample
+    photos: list[Any]  # asl_core.data.sources.Sample
     unseen: bool
 
 
@@ -86,7 +86,7 @@ def balanced_sample(samples: list[Any], per_class: int, seed: int) -> list[Any]:
 def photo_sets(meta: Any, samples: list[Any], args: argparse.Namespace) -> list[PhotoSet]:
     """A random set of photos and the photos of one signer, disjoint. The signer's set is
     called unseen only when the checkpoint's metadata says the model never saw that signer."""
-    from asl_core.export import unseen_signers
+    from asl_core.export.common import unseen_signers
 
     signers = sorted({s.signer for s in samples if s.signer})
     unseen = unseen_signers(meta, signers, "massey36")
@@ -109,7 +109,7 @@ def photo_sets(meta: Any, samples: list[Any], args: argparse.Namespace) -> list[
 
 
 def unseen_note(meta: Any, samples: list[Any]) -> str:
-    from asl_core.export import unseen_signers
+    from asl_core.export.common import unseen_signers
 
     unseen = unseen_signers(meta, {s.signer for s in samples if s.signer}, "massey36")
     if unseen is None:
@@ -141,14 +141,16 @@ def main() -> None:
 
     import torch
 
-    from asl_core.checkpoint import load_checkpoint
-    from asl_core.data import load_folder
-    from asl_core.export import calibration_inputs, export_checkpoint, load_torchscript
-    from asl_core.hands import HandDetector
-    from asl_core.images import load_image
-    from asl_core.onnx_model import OnnxModel
-    from asl_core.predict import LoadedModel, Predictor, default_model_path
+    from asl_core.data.sources import load_folder
+    from asl_core.export.checkpoint_export import export_checkpoint
+    from asl_core.export.quantize import calibration_inputs
+    from asl_core.export.torchscript import load_torchscript
+    from asl_core.inference.predictor import LoadedModel, Predictor, default_model_path
+    from asl_core.io.images import load_image
+    from asl_core.models.checkpoint import load_checkpoint
+    from asl_core.models.onnx_model import OnnxModel
     from asl_core.settings import data_dir
+    from asl_core.vision.hands import HandDetector
 
     torch.set_num_threads(args.threads)
     source = args.model or default_model_path()

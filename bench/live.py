@@ -46,10 +46,10 @@ def av_frames(frames: list) -> list:
 
 
 def throughput(frames: list, videos: list, repeats: int) -> list[dict[str, object]]:
-    from asl_core.hands import HandDetector
-    from asl_core.live import LiveFrameAdapter
-    from asl_core.predict import Predictor
-    from asl_core.stream import StreamRecognizer
+    from asl_core.app.live import LiveFrameAdapter
+    from asl_core.inference.predictor import Predictor
+    from asl_core.inference.stream import StreamRecognizer
+    from asl_core.vision.hands import HandDetector
 
     predictor = Predictor()
     best: dict[str, list[float]] = {}
@@ -83,9 +83,9 @@ def throughput(frames: list, videos: list, repeats: int) -> list[dict[str, objec
 def real_time(videos: list) -> dict[str, object]:
     """Feed the callback at 30 fps on the wall clock, as aiortc would: how long each frame
     waits in the callback (the video's delay), and how many frames the reader gets to."""
-    from asl_core.live import LiveFrameAdapter
-    from asl_core.predict import Predictor
-    from asl_core.stream import StreamRecognizer
+    from asl_core.app.live import LiveFrameAdapter
+    from asl_core.inference.predictor import Predictor
+    from asl_core.inference.stream import StreamRecognizer
 
     adapter = LiveFrameAdapter(StreamRecognizer(Predictor()))
     start = time.monotonic()
@@ -129,7 +129,7 @@ def main() -> None:
 
     import torch
 
-    from asl_core.clips import build_spelling_clip
+    from tests.helpers.clips import build_spelling_clip
 
     torch.set_num_threads(args.threads)
     massey_root = require_massey()

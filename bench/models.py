@@ -21,8 +21,8 @@ def main() -> None:
 
     import torch
 
-    from asl_core.checkpoint import checkpoint_paths, save_checkpoint
-    from asl_core.models import create_model, list_models
+    from asl_core.models.checkpoint import checkpoint_paths, save_checkpoint
+    from asl_core.models.registry import create_model, list_models
 
     torch.set_num_threads(args.threads)
     rows = []

@@ -3,7 +3,7 @@
 1. Per-stage latency of the photo path (`Predictor.predict_image`: detection, preprocessing,
    model), median and p95 over real Massey photos, with the shipped default model.
 2. Frames per second of `StreamRecognizer.process_and_render` (detect, classify, smooth, draw)
-   on a 640x480 clip of real photos (`asl_core.clips`), next to MediaPipe alone (a video-mode
+   on a 640x480 clip of real photos (`tests.helpers.clips`), next to MediaPipe alone (a video-mode
    `HandDetector`) on the same frames. Their ratio is what the classifier and the overlay cost;
    the target is >= 0.85 (MediaPipe sets the pace, the rest must not).
 
@@ -35,8 +35,8 @@ def sample_photos(massey_root: Path, count: int) -> list[Path]:
 
 
 def photo_stages(photos: list[Path]) -> list[dict[str, object]]:
-    from asl_core.images import load_image
-    from asl_core.predict import Predictor
+    from asl_core.inference.predictor import Predictor
+    from asl_core.io.images import load_image
 
     predictor = Predictor()
     images = [load_image(path) for path in photos]
@@ -71,9 +71,9 @@ def run_frames(step: Callable[[np.ndarray, float], object], frames: list) -> lis
 
 
 def stream_fps(frames: list, repeats: int) -> tuple[list[dict[str, object]], dict[str, float]]:
-    from asl_core.hands import HandDetector
-    from asl_core.predict import Predictor
-    from asl_core.stream import StreamRecognizer
+    from asl_core.inference.predictor import Predictor
+    from asl_core.inference.stream import StreamRecognizer
+    from asl_core.vision.hands import HandDetector
 
     predictor = Predictor()
     best: dict[str, list[float]] = {}
@@ -112,7 +112,7 @@ def main() -> None:
 
     import torch
 
-    from asl_core.clips import build_spelling_clip
+    from tests.helpers.clips import build_spelling_clip
 
     torch.set_num_threads(args.threads)
     massey_root = require_massey()

@@ -28,7 +28,7 @@ LIGHT_FIRST = ("landmark_mlp", "scratch_mlp", "small_cnn", "custom_cnn", "baseli
 def train_step_seconds(name: str, batch: int, steps: int, size: int | None) -> dict:
     import torch
 
-    from asl_core.models import create_model
+    from asl_core.models.registry import create_model
 
     torch.manual_seed(0)
     kwargs = {"image_size": size} if size and name != "landmark_mlp" else {}
@@ -66,8 +66,8 @@ def augment_rows(repeats: int = 20) -> list[dict]:
     """Time the training presets on a 224 px RGB image (the cache size)."""
     import numpy as np
 
-    from asl_core.augment import AugmentConfig, LandmarkTrainPreset, train_preset
-    from asl_core.models import InputSpec
+    from asl_core.data.augment import AugmentConfig, LandmarkTrainPreset, train_preset
+    from asl_core.vision.spec import InputSpec
 
     rng = np.random.default_rng(0)
     image = rng.integers(0, 255, (224, 224, 3), dtype=np.uint8)
@@ -116,7 +116,7 @@ def main() -> None:
 
     import torch
 
-    from asl_core.models import list_models
+    from asl_core.models.registry import list_models
 
     torch.set_num_threads(args.threads)
     names = args.models or [n for n in LIGHT_FIRST if n in list_models()] + [

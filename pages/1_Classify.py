@@ -1,7 +1,7 @@
 """Classify a photo: upload one or many (or take a snapshot) and see what the model reads.
 
-Layout only: reading a file and answering it is `asl_core.classify.classify_file`, which never
-raises; the batch table and CSV come from the same module, the chart from `asl_core.plots`.
+Layout only: reading a file and answering it is `asl_core.app.classify.classify_file`, which never
+raises; the batch table and CSV come from the same module, the chart from `asl_core.app.plots`.
 """
 
 import html
@@ -9,23 +9,21 @@ import logging
 
 import streamlit as st
 
-from asl_core import plots
-from asl_core.app_state import get_predictor, model_picker
-from asl_core.classify import (
+from asl_core.app import plots
+from asl_core.app.classify import (
     UPLOAD_TYPES,
     FileResult,
-    ModelChoice,
     Outcome,
     batch_summary,
-    class_filter_problem,
     classify_file,
     results_csv,
     results_table,
-    short_input,
 )
+from asl_core.app.model_catalog import ModelChoice, class_filter_problem, short_input
+from asl_core.app.state import get_predictor, model_picker
+from asl_core.inference.predictor import DEFAULT_THRESHOLD, Predictor
 from asl_core.labels import CLASS_FILTERS
-from asl_core.predict import DEFAULT_THRESHOLD, Predictor
-from asl_core.representations import ACCEPTED_COLOUR, UNSURE_COLOUR
+from asl_core.vision.overlay import ACCEPTED_COLOUR, UNSURE_COLOUR
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Live signing: spell words with the webcam, letter by letter.
 
 Layout only. The frame callback, the connection watch, ICE servers and snapshot mode live in
-`asl_core.live`; spelling (smoothing, hold to type, spaces) in `asl_core.stream`.
+`asl_core.app.live`; spelling (smoothing, hold to type, spaces) in `asl_core.inference.stream`.
 """
 
 import time
@@ -10,26 +10,28 @@ from dataclasses import replace
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
-from asl_core.app_state import model_picker, predictor_for, secrets
-from asl_core.classify import ModelChoice, class_filter_problem
-from asl_core.images import ImageError, load_image
-from asl_core.live import (
+from asl_core.app.ice import (
     CAMERA_CONSTRAINTS,
     ConnectionStatus,
     IceConfigError,
-    LiveSession,
     configured_ice_servers,
     connection_help,
+    insecure_context_warning,
+    rtc_configuration,
+)
+from asl_core.app.live import (
+    LiveSession,
     format_stage_ms,
     freeze_long_lived_objects,
-    insecure_context_warning,
     read_snapshot,
-    rtc_configuration,
     settings_from_controls,
     text_download_name,
 )
-from asl_core.predict import DEFAULT_THRESHOLD
-from asl_core.stream import StreamSettings
+from asl_core.app.model_catalog import ModelChoice, class_filter_problem
+from asl_core.app.state import model_picker, predictor_for, secrets
+from asl_core.inference.predictor import DEFAULT_THRESHOLD
+from asl_core.inference.stream import StreamSettings
+from asl_core.io.images import ImageError, load_image
 
 CLASS_LABELS = {"letters": "Letters only", "digits": "Digits only", "all": "Letters and digits"}
 SESSION_KEY = "live_session"

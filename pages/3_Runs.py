@@ -1,6 +1,6 @@
 """Training runs: browse, plot and compare them, from the local runs folder or a W&B project.
 
-Layout only; reading runs lives in `asl_core.runs`, figures in `asl_core.plots`.
+Layout only; reading runs lives in `asl_core.runs`, figures in `asl_core.app.plots`.
 """
 
 from __future__ import annotations
@@ -9,13 +9,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from asl_core import plots
-from asl_core.runs import (
-    WANDB_LOGIN_HELP,
-    LocalRunSource,
-    Run,
-    RunSourceError,
-    WandbRunSource,
+from asl_core.app import plots
+from asl_core.runs.local import LocalRunSource
+from asl_core.runs.records import Run, RunSourceError
+from asl_core.runs.tables import (
     differing_keys,
     filter_runs,
     format_mean_std,
@@ -27,8 +24,8 @@ from asl_core.runs import (
     kfold_summary,
     runs_table,
     unique_labels,
-    wandb_credentials_available,
 )
+from asl_core.runs.wandb_source import WANDB_LOGIN_HELP, WandbRunSource, wandb_credentials_available
 from asl_core.settings import REPO_ROOT, runs_dir
 
 CLASSIFY_PAGE = "pages/1_Classify.py"

@@ -2,7 +2,7 @@
 
 Layout only. Names, the folder layout and manifest, the folder lock, the free-space and
 read-only checks, the live frame callback and its throttle live in `asl_core.capture`;
-adapting the model and the before/after comparison in `asl_core.personalise`.
+adapting the model and the before/after comparison in `asl_core.training.personalise`.
 """
 
 import logging
@@ -12,36 +12,37 @@ import pandas as pd
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
-from asl_core.app_state import available_models, refresh_models, secrets
-from asl_core.capture import (
-    BUILTIN_CLASSES,
-    DEFAULT_COUNT,
-    DEFAULT_COUNTDOWN_S,
-    DEFAULT_RATE_PER_S,
-    MAX_COUNT,
-    CaptureError,
-    CapturePhase,
-    CaptureSession,
-    SnapshotResult,
-    class_name,
-    default_capture_dir,
-    signer_name,
-    thumbnail,
-)
-from asl_core.classify import UPLOAD_TYPES
-from asl_core.hands import HandDetector
-from asl_core.live import (
+from asl_core.app.capture import CaptureSession
+from asl_core.app.classify import UPLOAD_TYPES
+from asl_core.app.ice import (
     CAMERA_CONSTRAINTS,
     IceConfigError,
     insecure_context_warning,
     rtc_configuration,
 )
-from asl_core.personalise import (
+from asl_core.app.state import available_models, refresh_models, secrets
+from asl_core.capture.names import (
+    BUILTIN_CLASSES,
+    CaptureError,
+    class_name,
+    default_capture_dir,
+    signer_name,
+)
+from asl_core.capture.session import (
+    DEFAULT_COUNT,
+    DEFAULT_COUNTDOWN_S,
+    DEFAULT_RATE_PER_S,
+    MAX_COUNT,
+    CapturePhase,
+)
+from asl_core.capture.store import SnapshotResult, thumbnail
+from asl_core.training.personalise import (
     PersonaliseConfig,
     PersonaliseError,
     PersonaliseResult,
     personalise,
 )
+from asl_core.vision.hands import HandDetector
 
 logger = logging.getLogger(__name__)
 

@@ -25,9 +25,9 @@ import uvicorn
 from PIL import Image
 
 from asl_core.__main__ import main as cli_main
-from asl_core.api import MAX_UPLOAD_BYTES, create_app
-from asl_core.export import export_checkpoint
-from asl_core.predict import default_model_path
+from asl_core.export.checkpoint_export import export_checkpoint
+from asl_core.inference.predictor import default_model_path
+from asl_core.serve.api import MAX_UPLOAD_BYTES, create_app
 from tests.conftest import massey_photo
 
 STARTUP_TIMEOUT_S = 60
@@ -269,14 +269,14 @@ def test_serves_an_exported_onnx_model(
 def test_the_documented_command_starts_the_server(
     data_root: Path, massey_root: Path, tmp_path: Path
 ) -> None:
-    """`python -m asl_core.api --port N` in a subprocess, against the CLI in a subprocess."""
+    """`python -m asl_core.serve.api --port N` in a subprocess, against the CLI in a subprocess."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": str(root)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "asl_core.api", "--port", str(port)],
+        [sys.executable, "-m", "asl_core.serve.api", "--port", str(port)],
         cwd=root,
         env=env,
         stdout=subprocess.DEVNULL,

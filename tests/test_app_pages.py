@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from asl_core.classify import DEFAULT_MODEL_NAME, NO_HAND_ADVICE
-from asl_core.predict import default_model_path
+from asl_core.app.classify import NO_HAND_ADVICE
+from asl_core.app.model_catalog import DEFAULT_MODEL_NAME
+from asl_core.inference.predictor import default_model_path
 from tests.conftest import massey_photo
 from tests.test_classify import (
     NON_IMAGE,

@@ -23,30 +23,29 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from asl_core import capture
-from asl_core.capture import (
-    LOCK_NAME,
-    MANIFEST_COLUMNS,
-    NO_HAND_MESSAGE,
-    CaptureFrameAdapter,
-    CapturePhase,
-    CaptureSession,
-    CaptureStore,
-    CaptureThrottle,
+from asl_core.app.capture import CaptureFrameAdapter, CaptureSession
+from asl_core.capture import store as capture_store
+from asl_core.capture.lock import LOCK_NAME, FolderLock
+from asl_core.capture.names import (
     DiskFullError,
-    FolderLock,
     FolderLockedError,
     InvalidNameError,
     ReadOnlyFolderError,
-    check_writable,
     class_name,
-    save_snapshot,
     signer_name,
 )
-from asl_core.data import load_folder
-from asl_core.features import FeatureCache
-from asl_core.hands import HandDetection, HandDetector
-from asl_core.images import load_image
+from asl_core.capture.session import CapturePhase, CaptureThrottle
+from asl_core.capture.store import (
+    MANIFEST_COLUMNS,
+    NO_HAND_MESSAGE,
+    CaptureStore,
+    check_writable,
+    save_snapshot,
+)
+from asl_core.data.features import FeatureCache
+from asl_core.data.sources import load_folder
+from asl_core.io.images import load_image
+from asl_core.vision.hands import HandDetection, HandDetector
 from tests.conftest import massey_photo
 
 Usage = namedtuple("Usage", "total used free")
@@ -288,7 +287,7 @@ def test_a_read_only_folder_is_refused_for_real(tmp_path: Path, hand_photos) -> 
 
 
 def test_no_write_permission_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(capture.os, "access", lambda path, mode: False)
+    monkeypatch.setattr(capture_store.os, "access", lambda path, mode: False)
     with pytest.raises(ReadOnlyFolderError, match="no write permission"):
         check_writable(tmp_path)
 
@@ -299,7 +298,7 @@ def test_a_read_only_mount_is_refused_by_the_write_probe(
     def read_only(folder: Path) -> None:
         raise OSError(errno.EROFS, os.strerror(errno.EROFS))
 
-    monkeypatch.setattr(capture, "_probe_write", read_only)
+    monkeypatch.setattr(capture_store, "_probe_write", read_only)
     store = CaptureStore(tmp_path / "captures")
     with pytest.raises(ReadOnlyFolderError, match="Read-only file system"):
         store.save(hand_photos[0][0], "B", "Ann")

@@ -29,7 +29,7 @@ from streamlit.proto.Common_pb2 import FileURLs
 from streamlit.runtime.uploaded_file_manager import UploadedFile, UploadedFileRec
 from streamlit.testing.v1 import AppTest
 
-from asl_core.capture import NO_HAND_MESSAGE, CaptureStore
+from asl_core.capture.store import NO_HAND_MESSAGE, CaptureStore
 from asl_core.settings import REPO_ROOT
 from tests.conftest import massey_photo
 from tests.test_personalise import capture_real_photos, cut_down_checkpoint
@@ -271,7 +271,6 @@ def test_live_capture_in_chromium_saves_hand_frames_at_the_rate(
 ) -> None:
     """START the webcam (Chromium's fake camera plays real photos of a hand), then Start
     capturing: 30 frames with a hand are saved, at most 3 a second, under a new sign's name."""
-    from asl_core.clips import build_spelling_clip
     from tests.e2e.browser import (
         assert_no_exception,
         free_port,
@@ -280,6 +279,7 @@ def test_live_capture_in_chromium_saves_hand_frames_at_the_rate(
         start_app,
         wait_for_app,
     )
+    from tests.helpers.clips import build_spelling_clip
 
     chromium = require_chromium()
     clip = tmp_path / "hand.mjpeg"

@@ -22,30 +22,32 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from asl_core.checkpoint import read_meta, save_checkpoint
-from asl_core.classify import (
+from asl_core.app.classify import (
     CSV_COLUMNS,
-    DEFAULT_MODEL_NAME,
     TABLE_COLUMNS,
     FileResult,
     Outcome,
     batch_summary,
+    classify_file,
+    results_csv,
+    results_table,
+    thumbnail_data_uri,
+)
+from asl_core.app.examples import example_photos
+from asl_core.app.model_catalog import (
+    DEFAULT_MODEL_NAME,
     checkpoint_key,
     class_filter_problem,
-    classify_file,
     describe_checkpoint,
     describe_classes,
     discover_models,
-    example_photos,
     first_markdown_table,
     headline_metrics,
-    results_csv,
-    results_table,
     select_model,
-    thumbnail_data_uri,
 )
-from asl_core.models import create_model
-from asl_core.predict import Predictor, default_model_path
+from asl_core.inference.predictor import Predictor, default_model_path
+from asl_core.models.checkpoint import read_meta, save_checkpoint
+from asl_core.models.registry import create_model
 from tests.conftest import massey_photo
 
 # --------------------------------------------------------------------------------------------
@@ -54,9 +56,9 @@ from tests.conftest import massey_photo
 
 # A PDF renamed to .jpg: what people upload by mistake, and an extension the uploader accepts.
 NON_IMAGE = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer\n%%EOF\n"
-HUGE_SIZE = (8000, 6250)  # 50 megapixels, above the 40 MP limit of asl_core.images
+HUGE_SIZE = (8000, 6250)  # 50 megapixels, above the 40 MP limit of asl_core.io.images
 
-# Pillow warns about the 50 MP header before asl_core.images refuses it: expected here.
+# Pillow warns about the 50 MP header before asl_core.io.images refuses it: expected here.
 pytestmark = pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
 
 
@@ -197,7 +199,7 @@ def test_unexpected_failure_is_generic_and_logged(caplog: pytest.LogCaptureFixtu
         def predict_image(self, rgb, **options):
             raise RuntimeError("mediapipe graph died")
 
-    with caplog.at_level(logging.ERROR, logger="asl_core.classify"):
+    with caplog.at_level(logging.ERROR, logger="asl_core.app.classify"):
         result = classify(BrokenPredictor(), "photo.png", grey_photo())
     assert result.outcome == Outcome.FAILED
     assert result.message == "Could not read this file (RuntimeError)."

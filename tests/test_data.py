@@ -11,31 +11,27 @@ import numpy as np
 import pytest
 import torch
 
-from asl_core import features as features_module
-from asl_core import representations
-from asl_core.augment import AugmentConfig, LandmarkTrainPreset, eval_preset, train_preset
-from asl_core.data import (
+from asl_core.data import features as features_module
+from asl_core.data.augment import AugmentConfig, LandmarkTrainPreset, eval_preset, train_preset
+from asl_core.data.dataset import AslDataset
+from asl_core.data.features import FeatureCache, extract_features
+from asl_core.data.sources import (
     KNOWN_DATASETS,
-    AslDataset,
     DatasetChecksumError,
     DatasetError,
     Sample,
-    kfold_split,
     load_datasets,
     load_folder,
     load_landmark_csv,
     load_npz,
-    lodo_split,
-    loso_split,
-    make_split,
-    random_split,
     verify_manifest,
     write_landmark_csv,
 )
-from asl_core.features import FeatureCache, extract_features
-from asl_core.images import load_image
-from asl_core.models import create_model
+from asl_core.data.splits import kfold_split, lodo_split, loso_split, make_split, random_split
+from asl_core.io.images import load_image
+from asl_core.models.registry import create_model
 from asl_core.settings import data_dir
+from asl_core.vision import views
 
 MASSEY_SIGNER_COUNTS = {"hand1": 900, "hand2": 895, "hand3": 180, "hand4": 180, "hand5": 360}
 SLICE_CLASSES = ["B", "C", "L", "V", "W", "Y"]
@@ -272,11 +268,9 @@ def test_cache_second_pass_never_runs_mediapipe(small_tree, tmp_path, monkeypatc
     assert cached is not None and cached.has_hand
     assert cached.image("crop").shape == (224, 224, 3)
     assert cached.image("skeleton").dtype == np.uint8
-    np.testing.assert_allclose(
-        cached.landmarks, representations.landmark_vector(cached.detection), atol=1e-6
-    )
+    np.testing.assert_allclose(cached.landmarks, views.landmark_vector(cached.detection), atol=1e-6)
     with np.load(cache.path_for(samples[0].sha256), allow_pickle=False) as archive:
-        assert str(archive["pipeline_version"]) == representations.PIPELINE_VERSION
+        assert str(archive["pipeline_version"]) == views.PIPELINE_VERSION
 
 
 def test_cache_key_changes_with_pipeline_version(small_tree, tmp_path, monkeypatch) -> None:
@@ -288,7 +282,7 @@ def test_cache_key_changes_with_pipeline_version(small_tree, tmp_path, monkeypat
     assert FeatureCache(root, pipeline_version="1").path_for(sha) != FeatureCache(
         root, pipeline_version="2"
     ).path_for(sha)
-    monkeypatch.setattr(representations, "PIPELINE_VERSION", "bumped-for-test")
+    monkeypatch.setattr(views, "PIPELINE_VERSION", "bumped-for-test")
     bumped = FeatureCache(root)
     assert bumped.pipeline_version == "bumped-for-test" and sha not in bumped
     assert extract_features(samples, bumped, workers=1, progress=False).report.computed == 2
@@ -385,7 +379,7 @@ def test_greyscale_and_normalisation_follow_the_spec(small_tree, tmp_path) -> No
 def test_landmark_augmentation_keeps_the_normalised_frame() -> None:
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
-    vector = representations.landmark_vector(rng.normal(size=(21, 3)))
+    vector = views.landmark_vector(rng.normal(size=(21, 3)))
     augment = LandmarkTrainPreset(AugmentConfig(landmark_tilt=10.0))
     for _ in range(5):
         out = augment(vector).reshape(21, 3)
@@ -414,7 +408,7 @@ def test_sample_kinds() -> None:
 )
 def test_training_inputs_equal_the_predictors(small_tree, tmp_path, name, kwargs) -> None:
     """What a model is evaluated on during training is exactly what it gets in use."""
-    from asl_core.inputs import detection_input
+    from asl_core.vision.tensors import detection_input
 
     samples = load_folder(small_tree)[:1]
     cache = FeatureCache(tmp_path / "c")

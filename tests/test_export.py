@@ -6,7 +6,7 @@ as the Predictor reads both), fed through the Predictor's own input path:
 - int8 dynamic (ONNX and TorchScript): top-1 agreement with PyTorch >= 95%; static int8 (ONNX)
   too for landmark models. Measured on the shipped placeholder landmark MLP: 100% for all three
   (run with -s to see the figures). Static int8 on CNNs is optional and only reported (see
-  asl_core/export.py for what it did to a MobileNetV2).
+  asl_core/export/ for what it did to a MobileNetV2).
 """
 
 from __future__ import annotations
@@ -20,22 +20,19 @@ import onnx
 import pytest
 import torch
 
-from asl_core.checkpoint import CheckpointError, load_checkpoint, read_meta, save_checkpoint
-from asl_core.export import (
-    ExportError,
-    calibration_inputs,
-    export_checkpoint,
-    load_torchscript,
-    prune_model,
-    unseen_signers,
-)
-from asl_core.hands import HandDetector
-from asl_core.images import load_image
-from asl_core.inputs import detection_input
-from asl_core.models import InputSpec, create_model, list_models
-from asl_core.onnx_model import METADATA_KEY, OnnxModel, OnnxModelError, sidecar_path
-from asl_core.predict import ModelNotAvailable, Predictor, default_model_path
-from asl_core.representations import mirror_detection, mirror_image
+from asl_core.export.checkpoint_export import export_checkpoint
+from asl_core.export.common import ExportError, unseen_signers
+from asl_core.export.quantize import calibration_inputs, prune_model
+from asl_core.export.torchscript import load_torchscript
+from asl_core.inference.predictor import ModelNotAvailable, Predictor, default_model_path
+from asl_core.io.images import load_image
+from asl_core.models.checkpoint import CheckpointError, load_checkpoint, read_meta, save_checkpoint
+from asl_core.models.onnx_model import METADATA_KEY, OnnxModel, OnnxModelError, sidecar_path
+from asl_core.models.registry import create_model, list_models
+from asl_core.vision.hands import HandDetector
+from asl_core.vision.spec import InputSpec
+from asl_core.vision.tensors import detection_input
+from asl_core.vision.views import mirror_detection, mirror_image
 from tests.conftest import massey_photo
 from training.export import main as export_main
 
@@ -183,7 +180,7 @@ def test_int8_keeps_top1_on_real_photos(
     assert result.record["export"]["quantization"].startswith("int8")
     if quantize == "int8-static" and model.input_spec.kind != "landmarks":
         # Static int8 is optional and measured, not promised, for CNNs: on a MobileNetV2 crop
-        # model it kept the top-1 on only 62-68% of real photos (see asl_core/export.py).
+        # model it kept the top-1 on only 62-68% of real photos (see asl_core/export/).
         pytest.skip(f"static int8 on an image model: top-1 agreement {measured:.1%} (no bar)")
     assert measured >= INT8_MIN_TOP1_AGREEMENT, f"{fmt} {quantize}: top-1 agreement {measured:.1%}"
 

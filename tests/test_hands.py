@@ -11,14 +11,14 @@ import cv2
 import numpy as np
 import pytest
 
-from asl_core.hands import (
+from asl_core.io.images import load_image
+from asl_core.vision.hands import (
     HAND_CONNECTIONS,
     HandDetection,
     HandDetector,
     corner_colour,
     pad_for_detection,
 )
-from asl_core.images import load_image
 from tests.conftest import massey_photo
 
 SIGNERS = ("hand1", "hand2", "hand3", "hand4", "hand5")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from asl_core.images import (
+from asl_core.io.images import (
     MAX_PIXELS,
     ImageError,
     ImageTooLargeError,

@@ -13,7 +13,25 @@ import av
 import numpy as np
 import pytest
 
-from asl_core.clips import (
+from asl_core.app.ice import (
+    PERMISSION_HELP,
+    SNAPSHOT_HELP,
+    TURN_HELP,
+    ConnectionStatus,
+    ConnectionWatch,
+    IceConfigError,
+    configured_ice_servers,
+    connection_help,
+    insecure_context_warning,
+    is_local_host,
+    rtc_configuration,
+)
+from asl_core.app.live import LiveFrameAdapter, LiveSession, format_stage_ms, read_snapshot
+from asl_core.inference.predictor import ModelNotAvailable, Predictor
+from asl_core.inference.stream import FrameResult, StageTimer, StreamRecognizer, StreamSettings
+from asl_core.io.images import load_image
+from asl_core.vision.views import mirror_image
+from tests.helpers.clips import (
     Segment,
     blank_frame,
     clip_frames,
@@ -24,27 +42,6 @@ from asl_core.clips import (
     spelling_segments,
     write_clip,
 )
-from asl_core.images import load_image
-from asl_core.live import (
-    PERMISSION_HELP,
-    SNAPSHOT_HELP,
-    TURN_HELP,
-    ConnectionStatus,
-    ConnectionWatch,
-    IceConfigError,
-    LiveFrameAdapter,
-    LiveSession,
-    configured_ice_servers,
-    connection_help,
-    format_stage_ms,
-    insecure_context_warning,
-    is_local_host,
-    read_snapshot,
-    rtc_configuration,
-)
-from asl_core.predict import ModelNotAvailable, Predictor
-from asl_core.representations import mirror_image
-from asl_core.stream import FrameResult, StageTimer, StreamRecognizer, StreamSettings
 
 # --------------------------------------------------------------------------------------------
 # ICE servers
@@ -245,7 +242,7 @@ def test_a_failing_frame_does_not_end_the_stream() -> None:
 
 
 def test_the_reader_thread_stops_when_frames_stop(monkeypatch: pytest.MonkeyPatch) -> None:
-    import asl_core.live as live
+    import asl_core.app.live as live
 
     monkeypatch.setattr(live, "IDLE_STOP_S", 0.2)
     adapter = LiveFrameAdapter(SlowRecognizer(0.0))

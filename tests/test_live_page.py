@@ -15,7 +15,7 @@ from unittest import mock
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from asl_core.live import LiveSession
+from asl_core.app.live import LiveSession
 from asl_core.settings import REPO_ROOT
 
 PAGE = str(REPO_ROOT / "pages" / "2_Live.py")

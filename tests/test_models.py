@@ -9,10 +9,10 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from asl_core.checkpoint import CheckpointError, load_checkpoint, read_meta, save_checkpoint
-from asl_core.models import (
+from asl_core.models.blocks import ChannelAttention
+from asl_core.models.checkpoint import CheckpointError, load_checkpoint, read_meta, save_checkpoint
+from asl_core.models.registry import (
     AslModel,
-    ChannelAttention,
     PretrainedWeightsMissing,
     create_model,
     list_models,

@@ -20,13 +20,15 @@ import numpy as np
 import pytest
 import torch
 
-from asl_core.capture import CaptureStore
-from asl_core.checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
-from asl_core.classify import discover_models
-from asl_core.hands import HandDetector
-from asl_core.images import load_image
-from asl_core.models import InputSpec, create_model
-from asl_core.personalise import (
+from asl_core.app.model_catalog import discover_models
+from asl_core.capture.store import CaptureStore
+from asl_core.inference.predictor import Predictor, default_model_path
+from asl_core.io.images import load_image
+from asl_core.models.checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
+from asl_core.models.registry import create_model
+from asl_core.runs.format import read_metrics
+from asl_core.runs.local import load_local_run
+from asl_core.training.personalise import (
     PersonaliseConfig,
     PersonaliseError,
     PersonaliseResult,
@@ -34,9 +36,8 @@ from asl_core.personalise import (
     reference_signer_of,
     transfer_weights,
 )
-from asl_core.predict import Predictor, default_model_path
-from asl_core.runlog import read_metrics
-from asl_core.runs import load_local_run
+from asl_core.vision.hands import HandDetector
+from asl_core.vision.spec import InputSpec
 
 BASE_CLASSES = ["A", "B", "C", "L", "V", "W"]
 NEW_SIGNS = {"HELLO-SIGN": "5", "THANKS-SIGN": "y"}  # new name -> the Massey handshape shown

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from asl_core import plots
+from asl_core.app import plots
 
 
 def history(epochs: int, with_stage: bool = True) -> pd.DataFrame:

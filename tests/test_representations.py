@@ -9,22 +9,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from asl_core.hands import HandDetection, HandDetector, landmark_box
-from asl_core.images import load_image
-from asl_core.representations import (
-    ACCEPTED_COLOUR,
+from asl_core.io.images import load_image
+from asl_core.vision.hands import HandDetection, HandDetector, landmark_box
+from asl_core.vision.overlay import ACCEPTED_COLOUR, UNSURE_COLOUR, draw_overlay, overlay_text
+from asl_core.vision.views import (
     FINGER_COLOURS,
     LANDMARK_DIM,
     PIPELINE_VERSION,
-    UNSURE_COLOUR,
     crop_box,
-    draw_overlay,
     hand_crop,
     landmark_vector,
     mirror_detection,
     mirror_image,
     mirror_landmark_vector,
-    overlay_text,
     skeleton_image,
 )
 from tests.conftest import massey_photo

@@ -22,22 +22,19 @@ from wandb.apis.public.files import File as WandbFile
 from wandb.apis.public.runs import Run as WandbRun
 from wandb.errors import AuthenticationError, CommError
 
-from asl_core import checkpoint as checkpoint_module
-from asl_core import runs as runs_module
-from asl_core.runs import (
-    LocalRunSource,
-    Run,
-    RunSourceError,
-    WandbRunSource,
+from asl_core.models import checkpoint as checkpoint_module
+from asl_core.runs import local as runs_module
+from asl_core.runs.local import LocalRunSource, load_local_run
+from asl_core.runs.records import Run, RunSourceError
+from asl_core.runs.tables import (
     differing_keys,
     group_table,
     history_csv,
     hyperparameter_table,
     kfold_summary,
-    load_local_run,
-    run_from_wandb,
     runs_table,
 )
+from asl_core.runs.wandb_source import WandbRunSource, run_from_wandb
 from asl_core.settings import REPO_ROOT
 
 TRAIN_CONFIG = "training/configs/landmark_mlp.yaml"
@@ -465,7 +462,7 @@ class FakeFile(WandbFile):
 
 class FakeWandbRun(WandbRun):
     """A real `wandb.apis.public.Run` answering its GraphQL queries from a local run folder,
-    logged the way asl_core.runlog logs to W&B (`train/loss`, `val/acc`, ..., `test/acc`)."""
+    logged the way asl_core.runs.format logs to W&B (`train/loss`, `val/acc`, ..., `test/acc`)."""
 
     def __init__(self, folder: Path, run_id: str, state: str = "finished") -> None:
         self.folder = folder

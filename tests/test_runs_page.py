@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from asl_core import runs as runs_module
+from asl_core.runs import local as runs_module
 from asl_core.settings import REPO_ROOT
 
 # The real-runs helper lives in test_runs.py; its marker file makes the training happen once

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from asl_core.stream import Speller
+from asl_core.inference.speller import Speller
 
 FPS = 30
 

@@ -1,7 +1,7 @@
 """StreamRecognizer on clips made of real Massey photos, as the live page's callback sees them.
 
-The clips come from `asl_core.clips`, the same builder the browser test feeds to Chromium's fake
-camera: each letter is one real photo held 1 s at 30 fps, with 1.5 s of no hand between words.
+The clips come from `tests.helpers.clips`, which also makes the browser test's fake-camera
+clips: each letter is one real photo held 1 s at 30 fps, with 1.5 s of no hand between words.
 The letters were chosen after checking that the shipped default model reads each one at 0.9 or
 more on signers 4 and 5 (with classes="letters", so O/0, V/2 and W/6 cannot mix).
 """
@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from asl_core.clips import ClipFrame, blank_frame, build_spelling_clip
-from asl_core.predict import ModelNotAvailable, Predictor
-from asl_core.representations import mirror_image
-from asl_core.stream import StreamRecognizer, StreamSettings
+from asl_core.inference.predictor import ModelNotAvailable, Predictor
+from asl_core.inference.stream import StreamRecognizer, StreamSettings
+from asl_core.vision.views import mirror_image
+from tests.helpers.clips import ClipFrame, blank_frame, build_spelling_clip
 
 WORDS = "CAB HI"
 WORD = "CAB"

@@ -14,20 +14,28 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from asl_core import training
-from asl_core.checkpoint import load_checkpoint
-from asl_core.models import PretrainedWeightsMissing
-from asl_core.runlog import METRIC_KEYS, ProgressLine, read_metrics
+from asl_core.io.progress import ProgressLine
+from asl_core.models.checkpoint import load_checkpoint
+from asl_core.models.registry import PretrainedWeightsMissing
+from asl_core.runs.format import METRIC_KEYS, read_metrics
 from asl_core.settings import REPO_ROOT
-from asl_core.training import (
+from asl_core.training import fit as fit_module
+from asl_core.training.config import (
     TrainConfig,
     config_from_dict,
-    fit,
     iter_grid,
     load_config,
+    load_config_file,
     parse_overrides,
     resume_config,
-    summarise_predictions,
+)
+from asl_core.training.engine import summarise_predictions
+from asl_core.training.fit import fit
+from asl_core.training.optim import (
+    freeze_frozen_modules,
+    param_groups,
+    plan_phases,
+    set_phase_trainable,
 )
 
 SLICE = {"datasets": ["massey36"], "classes": ["B", "C", "L", "V", "W", "Y"], "limit_per_class": 10}
@@ -106,7 +114,7 @@ def test_every_shipped_config_loads_and_reproduces_its_seed() -> None:
     enhanced = loaded["seed004_enhanced_cnn"]
     assert enhanced.arch_kwargs == {"dropout": 0.2}
     assert (enhanced.lr, enhanced.batch_size, enhanced.weight_decay) == (1e-3, 32, 1e-4)
-    grid = training.load_config_file(CONFIGS / "seed004_grid.yaml")["grid"]
+    grid = load_config_file(CONFIGS / "seed004_grid.yaml")["grid"]
     assert len(list(iter_grid(grid))) == 8
 
 
@@ -244,7 +252,7 @@ def test_image_model_run_on_crops_and_skeletons(massey_root, tmp_path) -> None:
 
 
 def test_resume_after_a_crash_continues_the_epoch_count(massey_root, tmp_path, monkeypatch):
-    real = training.train_one_epoch
+    real = fit_module.train_one_epoch
     calls = {"n": 0}
 
     def crash_in_epoch_three(*args, **kwargs):
@@ -253,10 +261,10 @@ def test_resume_after_a_crash_continues_the_epoch_count(massey_root, tmp_path, m
             raise RuntimeError("simulated interruption")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(training, "train_one_epoch", crash_in_epoch_three)
+    monkeypatch.setattr(fit_module, "train_one_epoch", crash_in_epoch_three)
     with pytest.raises(RuntimeError, match="simulated"):
         fit(tiny(tmp_path, epochs=4, wandb=True, scheduler="cosine"))
-    monkeypatch.setattr(training, "train_one_epoch", real)
+    monkeypatch.setattr(fit_module, "train_one_epoch", real)
     (run,) = (tmp_path / "runs").iterdir()
     assert read_json(run / "summary.json")["status"] == "crashed"
     assert read_json(run / "state.json")["epoch"] == 2
@@ -288,7 +296,7 @@ def test_early_stopping_restores_the_best_weights(massey_root, tmp_path, monkeyp
     scripted = [1.0, 0.5, 0.9, 0.95, 0.97, 0.99, 1.0, 1.0, 1.0, 1.0]  # best at epoch 2
     snapshots: dict[int, dict[str, torch.Tensor]] = {}
     validated = {"epochs": 0}
-    real_train, real_evaluate = training.train_one_epoch, training.evaluate
+    real_train, real_evaluate = fit_module.train_one_epoch, fit_module.evaluate
 
     def train_and_snapshot(model, *args, **kwargs):
         out = real_train(model, *args, **kwargs)
@@ -302,8 +310,8 @@ def test_early_stopping_restores_the_best_weights(massey_root, tmp_path, monkeyp
             result = dataclasses.replace(result, loss=scripted[len(snapshots) - 1])
         return result  # the final test evaluation is left alone
 
-    monkeypatch.setattr(training, "train_one_epoch", train_and_snapshot)
-    monkeypatch.setattr(training, "evaluate", scripted_val_loss)
+    monkeypatch.setattr(fit_module, "train_one_epoch", train_and_snapshot)
+    monkeypatch.setattr(fit_module, "evaluate", scripted_val_loss)
     config = tiny(tmp_path, epochs=10, early_stopping={"enabled": True, "patience": 2})
     result = fit(config)
     assert result.status == "stopped_early"
@@ -317,7 +325,7 @@ def test_early_stopping_restores_the_best_weights(massey_root, tmp_path, monkeyp
 
 
 def test_phases_unfreeze_stages_cumulatively_with_their_own_lr() -> None:
-    from asl_core.models import create_model
+    from asl_core.models.registry import create_model
 
     config = config_from_dict(
         {
@@ -330,7 +338,7 @@ def test_phases_unfreeze_stages_cumulatively_with_their_own_lr() -> None:
             "stage_epochs": 5,
         }
     )
-    assert [(p.name, p.epochs) for p in training.plan_phases(config)] == [
+    assert [(p.name, p.epochs) for p in plan_phases(config)] == [
         ("head", 2),
         ("layer4", 5),
         ("layer3", 5),
@@ -342,14 +350,14 @@ def test_phases_unfreeze_stages_cumulatively_with_their_own_lr() -> None:
 
     expected = {"head": {"fc"}, "layer4": {"fc", "layer4"}, "layer3": {"fc", "layer4", "layer3"}}
     for phase, names in expected.items():
-        training.set_phase_trainable(model, phase, config.stages)
+        set_phase_trainable(model, phase, config.stages)
         assert trainable() == names
-        groups = training.param_groups(model, config, phase)
+        groups = param_groups(model, config, phase)
         assert [(g["name"], g["lr"]) for g in groups] == (
             [("head", 0.002)] if phase == "head" else [("head", 0.002), ("backbone", 1e-4)]
         )
     model.train()
-    training.freeze_frozen_modules(model)
+    freeze_frozen_modules(model)
     norms = {
         n.split(".")[0]: m.training
         for n, m in model.named_modules()
@@ -368,7 +376,7 @@ def test_phases_unfreeze_stages_cumulatively_with_their_own_lr() -> None:
 def test_staged_fine_tuning_unfreezes_in_order(massey_root, tmp_path, monkeypatch) -> None:
     phases: list[list[tuple[str, float, set[str]]]] = []
     captured: dict[str, torch.nn.Module] = {}
-    real_build_model, real_build_optimizer = training.build_model, training.build_optimizer
+    real_build_model, real_build_optimizer = fit_module.build_model, fit_module.build_optimizer
 
     def build_model(config, num_classes):
         model = real_build_model(config, num_classes)
@@ -386,8 +394,8 @@ def test_staged_fine_tuning_unfreezes_in_order(massey_root, tmp_path, monkeypatc
         )
         return real_build_optimizer(groups, config)
 
-    monkeypatch.setattr(training, "build_model", build_model)
-    monkeypatch.setattr(training, "build_optimizer", build_optimizer)
+    monkeypatch.setattr(fit_module, "build_model", build_model)
+    monkeypatch.setattr(fit_module, "build_optimizer", build_optimizer)
     config = tiny(
         tmp_path,
         model="resnet18",

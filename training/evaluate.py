@@ -107,13 +107,16 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     import torch
     from torch.utils.data import DataLoader
 
-    from asl_core.augment import eval_preset
-    from asl_core.checkpoint import atomic_write_json, load_checkpoint
-    from asl_core.data import AslDataset, load_datasets, make_split
-    from asl_core.features import FeatureCache, extract_features
+    from asl_core.data.augment import eval_preset
+    from asl_core.data.dataset import AslDataset
+    from asl_core.data.features import FeatureCache, extract_features
+    from asl_core.data.sources import load_datasets
+    from asl_core.data.splits import make_split
+    from asl_core.io.files import atomic_write_json
     from asl_core.labels import sort_labels
+    from asl_core.models.checkpoint import load_checkpoint
     from asl_core.settings import runs_dir
-    from asl_core.training import collect_logits, summarise_predictions
+    from asl_core.training.engine import collect_logits, summarise_predictions
 
     loaded = [load_checkpoint(path) for path in args.model]
     first = loaded[0].meta

@@ -8,7 +8,7 @@
 The ONNX file (with `NAME.onnx.json` beside it) can be given to the app, the CLI
 (`python -m asl_core predict --model M.onnx`) and the HTTP API (`ASL_MODEL=M.onnx`). TorchScript
 files are for other PyTorch runtimes: the app never loads TorchScript (it can run code).
-See asl_core/export.py for what each option does and what was measured.
+See asl_core/export/ for what each option does and what was measured.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from asl_core.export import FORMATS, QUANTIZATIONS
+from asl_core.export.common import FORMATS, QUANTIZATIONS
 
 LOW_AGREEMENT = 0.95
 """Below this top-1 agreement with PyTorch on the check inputs, the export is flagged."""
@@ -72,15 +72,11 @@ def get_args_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = get_args_parser().parse_args(argv)
 
-    from asl_core.checkpoint import CheckpointError, read_meta
-    from asl_core.export import (
-        ExportError,
-        calibration_inputs,
-        calibration_photos,
-        check_options,
-        export_checkpoint,
-    )
-    from asl_core.predict import default_model_path
+    from asl_core.export.checkpoint_export import check_options, export_checkpoint
+    from asl_core.export.common import ExportError
+    from asl_core.export.quantize import calibration_inputs, calibration_photos
+    from asl_core.inference.predictor import default_model_path
+    from asl_core.models.checkpoint import CheckpointError, read_meta
     from asl_core.settings import data_dir
 
     source = args.model or default_model_path()

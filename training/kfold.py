@@ -45,10 +45,11 @@ def _mean_std(values: list[float]) -> tuple[float | None, float | None]:
 
 
 def main(args: argparse.Namespace) -> dict[str, Any]:
-    from asl_core.checkpoint import atomic_write_json
-    from asl_core.data import load_datasets
+    from asl_core.data.sources import load_datasets
+    from asl_core.io.files import atomic_write_json
     from asl_core.settings import runs_dir
-    from asl_core.training import apply_updates, fit, load_config
+    from asl_core.training.config import apply_updates, load_config
+    from asl_core.training.fit import fit
 
     updates = {"datasets": args.data, "limit_per_class": args.limit_per_class}
     base = load_config(args.config, args.overrides, **updates)

@@ -62,7 +62,8 @@ def run_loso(args: argparse.Namespace, runs_dir: Path) -> dict[str, Any]:
 
 
 def run_random(args: argparse.Namespace, runs_dir: Path) -> Path:
-    from asl_core.training import fit, load_config
+    from asl_core.training.config import load_config
+    from asl_core.training.fit import fit
 
     if args.random_run:
         return Path(args.random_run)
@@ -77,11 +78,12 @@ def restricted_accuracy(run_dir: Path) -> dict[str, Any]:
     with the answer restricted to the photo's own group, plus the confused pairs."""
     import torch
 
-    from asl_core.checkpoint import load_checkpoint
-    from asl_core.data import load_datasets, make_split
-    from asl_core.features import extract_features
-    from asl_core.inputs import to_model_tensor
+    from asl_core.data.features import extract_features
+    from asl_core.data.sources import load_datasets
+    from asl_core.data.splits import make_split
     from asl_core.labels import DIGITS, allowed_mask
+    from asl_core.models.checkpoint import load_checkpoint
+    from asl_core.vision.tensors import to_model_tensor
 
     config = json.loads((run_dir / "config.json").read_text())
     loaded = load_checkpoint(run_dir / "checkpoint.json")
@@ -119,8 +121,8 @@ def restricted_accuracy(run_dir: Path) -> dict[str, Any]:
 
 
 def measure_latency(checkpoint: Path, photos: list[Path]) -> dict[str, float]:
-    from asl_core.images import load_image
-    from asl_core.predict import Predictor
+    from asl_core.inference.predictor import Predictor
+    from asl_core.io.images import load_image
 
     detect, model = [], []
     with Predictor([checkpoint], mirror=True) as predictor:
@@ -283,7 +285,8 @@ def write_card(out: Path, card: dict[str, Any]) -> None:
 
 
 def main(args: argparse.Namespace) -> dict[str, Any]:
-    from asl_core.checkpoint import atomic_write_json, checkpoint_paths, read_meta
+    from asl_core.io.files import atomic_write_json
+    from asl_core.models.checkpoint import checkpoint_paths, read_meta
     from asl_core.settings import data_dir, runs_dir
 
     root = args.runs_dir or runs_dir()

@@ -34,17 +34,17 @@ COLUMNS = ("rank", "trial", "params", "best_val_acc", "best_val_loss", "test_acc
 
 
 def main(args: argparse.Namespace) -> dict[str, Any]:
-    from asl_core.checkpoint import atomic_write_json
+    from asl_core.io.files import atomic_write_json
     from asl_core.settings import runs_dir
-    from asl_core.training import (
+    from asl_core.training.config import (
         apply_updates,
         config_from_dict,
         deep_merge,
-        fit,
         iter_grid,
         load_config_file,
         parse_overrides,
     )
+    from asl_core.training.fit import fit
 
     data = load_config_file(args.config)
     grid = data.pop("grid", None)

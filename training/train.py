@@ -19,7 +19,7 @@ import argparse
 import json
 import sys
 
-from asl_core.data import KNOWN_DATASETS
+from asl_core.data.sources import KNOWN_DATASETS
 
 
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
@@ -63,7 +63,8 @@ def _updates(args: argparse.Namespace) -> dict:
 
 
 def main(args: argparse.Namespace):
-    from asl_core.training import apply_updates, fit, load_config, resume_config
+    from asl_core.training.config import apply_updates, load_config, resume_config
+    from asl_core.training.fit import fit
 
     if args.list_datasets:
         for name, known in KNOWN_DATASETS.items():

@@ -1,7 +1,7 @@
 """The live page in a real browser: Chromium's fake camera plays a clip of real photos spelling
 two words, and the page must spell them.
 
-The clip is built at test time (`asl_core.clips`) from `grassknoted_letters` photos: the set
+The clip is built at test time (`tests.helpers.clips`) from `grassknoted_letters` photos: the set
 whose licence (reported GPL-2.0) allows showing it in the README screenshot this test saves
 (the Massey photos are not to be redistributed). Each photo below was checked to be read right
 by the shipped model at 0.93 or more in video mode; each letter is held 1 s, with 1.5 s of no
@@ -29,7 +29,6 @@ from typing import Any
 
 import pytest
 
-from asl_core.clips import build_spelling_clip
 from tests.e2e.browser import (
     REPO_ROOT,
     assert_no_exception,
@@ -39,6 +38,7 @@ from tests.e2e.browser import (
     start_app,
     wait_for_app,
 )
+from tests.helpers.clips import build_spelling_clip
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

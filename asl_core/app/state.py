@@ -1,0 +1,96 @@
+"""Streamlit resources shared by every page: the loaded models and the list of models.
+
+Every page imports these instead of building its own, so a model is loaded once per process
+(not once per page, per session or per rerun).
+
+`get_predictor` returns a `Predictor` in image mode, which is safe to share between sessions:
+its MediaPipe detector serialises calls with a lock. A live stream needs its own video-mode
+detector per session (tracking state is per stream); such a page reuses the predictor's models
+through `Predictor.predict_detection` and keeps its own `HandDetector(mode="video")`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import streamlit as st
+
+from asl_core.app.model_catalog import ModelChoice, discover_models, select_model
+from asl_core.inference.predictor import Predictor, default_model_path
+from asl_core.settings import runs_dir
+
+MODEL_LIST_TTL_S = 15
+"""How long the model list is kept: a run that just finished appears within this time."""
+
+
+# A few models at once at most: each holds its weights and a MediaPipe graph. An evicted one is
+# not closed explicitly (another session may still be using it); it is freed with its last user.
+@st.cache_resource(show_spinner="Loading the model…", max_entries=4)
+def get_predictor(model_paths: tuple[str, ...] = ()) -> Predictor:
+    """The predictor for these checkpoints (an ensemble when several); () is the default model.
+
+    Pass explicit paths (`ModelChoice.path`) where you can: the key is the tuple itself, so
+    `()` keeps whatever default was loaded first in this process. Raises `ModelNotAvailable` or
+    `CheckpointError` (not cached, so a fixed file is picked up by the next rerun).
+    """
+    return Predictor(list(model_paths) or None)
+
+
+def predictor_for(choices: Sequence[ModelChoice]) -> Predictor:
+    """`get_predictor` for the models picked in a selectbox/multiselect."""
+    return get_predictor(tuple(str(choice.path) for choice in choices))
+
+
+@st.cache_data(ttl=MODEL_LIST_TTL_S, show_spinner=False)
+def _discover(runs_root: str, default_model: str) -> list[ModelChoice]:
+    return discover_models(runs_root, default_model)
+
+
+def available_models() -> list[ModelChoice]:
+    """The shipped default model first, then every checkpoint under `runs_dir()` by run name.
+
+    Keyed on the folders (from the environment), so `ASL_RUNS_DIR` / `ASL_DEFAULT_MODEL` set
+    by a test or a user are honoured.
+    """
+    return _discover(str(runs_dir()), os.fspath(default_model_path()))
+
+
+def model_picker(help: str) -> ModelChoice:
+    """The sidebar's model selectbox, shared by the pages that predict.
+
+    Preselects the checkpoint another page handed over in `st.session_state
+    ["selected_checkpoint"]` (the Runs and Capture pages do); stops the page with an
+    explanation when there is no model at all.
+    """
+    selection = select_model(available_models(), st.session_state.get("selected_checkpoint"))
+    if selection.problem:
+        st.warning(selection.problem)
+    if not selection.choices:
+        st.error(
+            "No model found: the shipped default model is missing and no training run has "
+            "a checkpoint. Train one with `python -m training.train`."
+        )
+        st.stop()
+    by_key = {choice.key: choice for choice in selection.choices}
+    key = st.selectbox(
+        "Model",
+        list(by_key),
+        index=selection.index,
+        format_func=lambda k: by_key[k].name,
+        help=help,
+    )
+    return by_key[key]
+
+
+def secrets() -> dict:
+    """`st.secrets` as a dict; no secrets file is the usual case, not an error."""
+    try:
+        return dict(st.secrets)
+    except Exception:
+        return {}
+
+
+def refresh_models() -> None:
+    """Forget the cached model list (after training a model, or for a Refresh button)."""
+    _discover.clear()

@@ -1,0 +1,542 @@
+"""Datasets: where the photos come from, which samples a run uses, and how they are split.
+
+A `Sample` is one photo (or one row of landmarks) with its label, its signer when known, the
+dataset it came from and the sha256 of its content (the key of the feature cache).
+
+Three on-disk layouts are read:
+- a class-per-folder tree (`images/<class>/<file>` or `<class>/<file>`), with or without a
+  `MANIFEST.csv` (columns `path`, `label`, optional `signer`, `lighting`, `sha256`);
+- an `.npz` of images and labels (seed 000, section 4.4.1): `images` (N, H, W, 3) uint8,
+  `labels` (N) names or integers, optional `class_names` for integer labels;
+- a landmark CSV: `label`, optional `signer` and `handedness`, and 63 numeric columns (21
+  landmarks x (x, y, z)). Those samples skip MediaPipe entirely.
+
+`KNOWN_DATASETS` is the registry of public sets this project trains on, with their upstream,
+licence and a checksum of their manifest; `load_datasets(["massey36", "/some/folder"])`
+combines several.
+
+Splits (always named and recorded with the run, see `Split.describe`):
+- `random`: stratified train/val/test, 70/15/15 by default (seed 004).
+- `kfold`: stratified k folds (5 by default, seed 003); the test side is fold `fold`, the
+  validation side a stratified slice of the other folds (`val_fraction`), so that early
+  stopping never sees the test fold. `val_fraction: 0` validates on the test fold itself,
+  which is seed 003's exact protocol (and optimistic).
+- `loso`: leave one signer out. Test = every photo of `test_signer`. Validation = a
+  stratified slice of the training signers (default; it shares signers with training, so
+  validation accuracy is optimistic and only steers early stopping) or, with `val_signer`,
+  every photo of another signer (signer-disjoint validation, one signer less to train on).
+  Samples whose signer is unknown go to the training side and are counted.
+- `lodo`: leave one dataset out (NOTES: "What generalises"). Test = every sample of
+  `test_dataset`; train/val = stratified split of the others. Test samples of classes the
+  training side never shows (e.g. digits when testing on Massey after training on letters)
+  cannot be answered; they are dropped from the test side and counted.
+A random split of `massey36` leaks signer, light and session across sides; a random split of
+`grassknoted_letters` leaks near-duplicate video frames: prefer `loso` and `lodo` numbers.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from asl_core.io.files import atomic_write_bytes, sha256_file
+from asl_core.labels import DIGITS, LETTERS, normalise_label, sort_labels
+from asl_core.settings import data_dir
+
+if TYPE_CHECKING:
+    pass
+
+
+MANIFEST = "MANIFEST.csv"
+
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"})
+
+
+LANDMARK_VALUES = 63
+
+
+# hand{1-5}_{class}_{bot|dif|left|right|top}_seg_{k}_cropped.jpeg (Massey file names).
+MASSEY_NAME = re.compile(
+    r"^(?P<signer>hand\d+)_(?P<label>[0-9a-z]+)_(?P<lighting>bot|dif|left|right|top)"
+    r"_seg_(?P<index>\d+)_cropped\.jpe?g$",
+    re.IGNORECASE,
+)
+
+
+class DatasetError(ValueError):
+    """A dataset that cannot be read or used as asked, with the reason."""
+
+
+class DatasetChecksumError(DatasetError):
+    """A registered dataset whose MANIFEST.csv differs from the registered checksum."""
+
+
+@dataclass(frozen=True, eq=False)
+class Sample:
+    """One training example.
+
+    Exactly one of `path` (an image file), `image` (an image held in memory, from an .npz) or
+    `landmarks` (a 63-vector from a landmark CSV) is set. `sha256` is the content hash of the
+    image (file bytes, or the array for .npz images): the key of the feature cache.
+    """
+
+    label: str
+    dataset: str
+    path: Path | None = None
+    image: np.ndarray | None = field(default=None, repr=False)
+    landmarks: np.ndarray | None = field(default=None, repr=False)
+    signer: str | None = None
+    sha256: str | None = None
+    lighting: str | None = None
+    source: str = ""  # a printable reference: the file path, or `file.npz#12`, `file.csv:7`
+
+    @property
+    def needs_detection(self) -> bool:
+        """False for landmark-CSV rows, which carry their landmarks already."""
+        return self.landmarks is None
+
+
+@dataclass
+class SampleSet:
+    """The samples of one or more datasets with one class list (digits, letters, others)."""
+
+    samples: list[Sample]
+    class_names: list[str]
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    selection: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    @property
+    def labels(self) -> list[str]:
+        return [sample.label for sample in self.samples]
+
+    def label_indices(self) -> np.ndarray:
+        index = {name: i for i, name in enumerate(self.class_names)}
+        return np.array([index[s.label] for s in self.samples], dtype=np.int64)
+
+    @property
+    def signers(self) -> list[str]:
+        return sorted({s.signer for s in self.samples if s.signer is not None})
+
+    @property
+    def datasets(self) -> list[str]:
+        return sorted({s.dataset for s in self.samples})
+
+
+@dataclass(frozen=True)
+class KnownDataset:
+    """A public dataset this project knows: where it came from, its licence, its checksum.
+
+    `manifest_sha256` is the sha256 of the MANIFEST.csv shipped in ../shared/data (one row
+    per image with its own sha256, so it pins every photo). `default_signer` is used for
+    rows that name no signer in a set known to show one person only.
+    """
+
+    name: str
+    title: str
+    upstream: str
+    licence: str
+    citation: str
+    manifest_sha256: str
+    num_images: int
+    num_classes: int
+    description: str
+    default_signer: str | None = None
+
+    @property
+    def root(self) -> Path:
+        return data_dir() / self.name
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "title": self.title,
+            "upstream": self.upstream,
+            "licence": self.licence,
+            "citation": self.citation,
+            "manifest_sha256": self.manifest_sha256,
+            "num_images": self.num_images,
+            "num_classes": self.num_classes,
+            "description": self.description,
+        }
+
+
+KNOWN_DATASETS: dict[str, KnownDataset] = {
+    "massey36": KnownDataset(
+        name="massey36",
+        title="Massey University 2D static ASL hand gestures (digits and letters)",
+        upstream="https://www.kaggle.com/datasets/ayuraj/asl-dataset",
+        licence="none stated; research data, do not redistribute",
+        citation=(
+            "Barczak, Reyes, Abastillas, Piccio, Susnjak (2011). A new 2D static hand gesture "
+            "colour image dataset for ASL gestures. Research Letters in the Information and "
+            "Mathematical Sciences 15, 12-20."
+        ),
+        manifest_sha256="e11e4d7cb29321842095f53b40088f55655397aa8525d4a3421d6ee00bd89718",
+        num_images=2515,
+        num_classes=36,
+        description="400x400 JPEG, 5 signers (hand1-hand5), hand cropped on black, 5 lights",
+    ),
+    "grassknoted_letters": KnownDataset(
+        name="grassknoted_letters",
+        title="ASL Alphabet (grassknoted), letters A-Z subset",
+        upstream="https://www.kaggle.com/datasets/grassknoted/asl-alphabet",
+        licence="reported GPL-2.0, unverified",
+        citation="Akash Nagaraj (2018). ASL Alphabet. Kaggle. doi:10.34740/KAGGLE/DSV/29550",
+        manifest_sha256="db3f9ab9ffb526e500736769ebbecdd2e96c6c56f34443ed55c16f899815c2b0",
+        num_images=5200,
+        num_classes=26,
+        description="200x200 JPEG, 1 signer in one room, consecutive video frames",
+        default_signer="grassknoted",
+    ),
+}
+
+
+def list_datasets() -> list[str]:
+    return sorted(KNOWN_DATASETS)
+
+
+def verify_manifest(known: KnownDataset, root: Path | None = None) -> str:
+    """The manifest's sha256; raises DatasetChecksumError when it is not the registered one."""
+    manifest = (root or known.root) / MANIFEST
+    if not manifest.is_file():
+        raise DatasetError(
+            f"dataset {known.name!r} not found: {manifest} does not exist (set ASL_DATA_DIR to "
+            f"the folder holding {known.name}/; upstream: {known.upstream})"
+        )
+    digest = sha256_file(manifest)
+    if digest != known.manifest_sha256:
+        raise DatasetChecksumError(
+            f"{manifest} has sha256 {digest}, the registry expects {known.manifest_sha256}: "
+            f"the copy of {known.name} differs from the registered one. Pass verify=False "
+            "(config: verify_datasets: false) to use it anyway."
+        )
+    return digest
+
+
+def _parse_massey_name(name: str) -> dict[str, str] | None:
+    match = MASSEY_NAME.match(name)
+    return match.groupdict() if match else None
+
+
+def load_folder(
+    root: str | Path, name: str | None = None, *, default_signer: str | None = None
+) -> list[Sample]:
+    """A class-per-folder tree, read through its MANIFEST.csv when it has one.
+
+    Signers come from the manifest's `signer` column, else from Massey-style file names,
+    else `default_signer` (None when unknown). Without a manifest the sha256 of each file is
+    computed here (about 1 ms per photo).
+    """
+    root = Path(root)
+    name = name or root.name
+    manifest = root / MANIFEST
+    samples: list[Sample] = []
+    if manifest.is_file():
+        with manifest.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            if not reader.fieldnames or not {"path", "label"} <= set(reader.fieldnames):
+                raise DatasetError(f"{manifest} needs at least the columns path and label")
+            for row in reader:
+                path = root / row["path"]
+                parsed = _parse_massey_name(path.name) or {}
+                signer = row.get("signer") or parsed.get("signer") or default_signer
+                samples.append(
+                    Sample(
+                        label=normalise_label(row["label"]),
+                        dataset=name,
+                        path=path,
+                        signer=signer,
+                        sha256=row.get("sha256") or sha256_file(path),
+                        lighting=row.get("lighting") or parsed.get("lighting"),
+                        source=str(path),
+                    )
+                )
+    else:
+        base = root / "images" if (root / "images").is_dir() else root
+        class_dirs = sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith("."))
+        for class_dir in class_dirs:
+            for path in sorted(class_dir.iterdir()):
+                if path.suffix.lower() not in IMAGE_SUFFIXES or path.name.startswith("."):
+                    continue
+                parsed = _parse_massey_name(path.name) or {}
+                samples.append(
+                    Sample(
+                        label=normalise_label(class_dir.name),
+                        dataset=name,
+                        path=path,
+                        signer=parsed.get("signer") or default_signer,
+                        sha256=sha256_file(path),
+                        lighting=parsed.get("lighting"),
+                        source=str(path),
+                    )
+                )
+    if not samples:
+        raise DatasetError(f"no images found under {root}")
+    return samples
+
+
+def _array_sha256(image: np.ndarray) -> str:
+    digest = hashlib.sha256()
+    digest.update(repr((image.shape, str(image.dtype))).encode())
+    digest.update(np.ascontiguousarray(image).tobytes())
+    return digest.hexdigest()
+
+
+def _as_rgb_uint8(image: np.ndarray) -> np.ndarray:
+    if image.ndim == 2:
+        image = np.repeat(image[:, :, None], 3, axis=2)
+    if image.ndim != 3 or image.shape[2] not in (1, 3, 4):
+        raise DatasetError(f"expected H x W x 3 images, got shape {image.shape}")
+    if image.shape[2] == 1:
+        image = np.repeat(image, 3, axis=2)
+    image = image[:, :, :3]
+    if image.dtype != np.uint8:
+        if np.issubdtype(image.dtype, np.floating) and float(np.nanmax(image)) <= 1.0:
+            image = image * 255.0
+        image = np.clip(np.rint(image), 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(image)
+
+
+def load_npz(path: str | Path, name: str | None = None) -> list[Sample]:
+    """Seed 000's format: `images` (N, H, W, 3) and `labels` (N), names or integers.
+
+    Integer labels are named through `class_names` when present, else kept as numbers.
+    Read with allow_pickle=False: object arrays are refused, never unpickled.
+    """
+    path = Path(path)
+    name = name or path.stem
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if "images" not in archive or "labels" not in archive:
+                raise DatasetError(f"{path} needs arrays 'images' and 'labels'")
+            images = archive["images"]
+            labels = archive["labels"]
+            class_names = archive.get("class_names", None)
+    except ValueError as error:  # object arrays need pickle, which we refuse
+        raise DatasetError(f"{path} cannot be read without pickle ({error})") from None
+    if len(images) != len(labels):
+        raise DatasetError(f"{path}: {len(images)} images but {len(labels)} labels")
+    samples = []
+    for index, (image, raw) in enumerate(zip(images, labels, strict=True)):
+        if np.issubdtype(np.asarray(raw).dtype, np.integer):
+            label = str(class_names[int(raw)]) if class_names is not None else str(int(raw))
+        else:
+            label = str(raw)
+        rgb = _as_rgb_uint8(np.asarray(image))
+        samples.append(
+            Sample(
+                label=normalise_label(label),
+                dataset=name,
+                image=rgb,
+                sha256=_array_sha256(rgb),
+                source=f"{path}#{index}",
+            )
+        )
+    return samples
+
+
+LANDMARK_META_COLUMNS = frozenset(
+    {"label", "signer", "handedness", "path", "source", "dataset", "lighting", "sha256", "split"}
+)
+
+
+def load_landmark_csv(path: str | Path, name: str | None = None) -> list[Sample]:
+    """Rows of `label`, optional `signer`/`handedness` and 63 numeric landmark columns.
+
+    The 63 values are 21 landmarks x (x, y, z) in any isotropic frame; they are normalised
+    here exactly as `views.landmark_vector` does (wrist-centred, scale 1, a
+    "Right" hand mirrored), which leaves an already normalised vector unchanged.
+    """
+    from asl_core.vision.views import landmark_vector
+
+    path = Path(path)
+    name = name or path.stem
+    samples = []
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        fields = reader.fieldnames or []
+        if "label" not in fields:
+            raise DatasetError(f"{path} needs a 'label' column")
+        value_columns = [c for c in fields if c not in LANDMARK_META_COLUMNS]
+        if len(value_columns) != LANDMARK_VALUES:
+            raise DatasetError(
+                f"{path} has {len(value_columns)} landmark columns; expected {LANDMARK_VALUES} "
+                "(21 landmarks x 3)"
+            )
+        for line, row in enumerate(reader, start=2):
+            try:
+                values = np.array([float(row[c]) for c in value_columns], dtype=np.float64)
+            except (TypeError, ValueError):
+                raise DatasetError(f"{path}:{line}: a landmark value is not a number") from None
+            handedness = (row.get("handedness") or "").strip() or None
+            vector = landmark_vector(values.reshape(21, 3), handedness=handedness)
+            samples.append(
+                Sample(
+                    label=normalise_label(row["label"]),
+                    dataset=name,
+                    landmarks=vector,
+                    signer=(row.get("signer") or "").strip() or None,
+                    source=f"{path}:{line}",
+                )
+            )
+    if not samples:
+        raise DatasetError(f"{path} has no rows")
+    return samples
+
+
+def write_landmark_csv(
+    path: str | Path, rows: Iterable[tuple[str, str | None, np.ndarray]]
+) -> Path:
+    """Write (label, signer, 63-vector) rows in the format `load_landmark_csv` reads."""
+    header = ["label", "signer"] + [f"{axis}{i}" for i in range(21) for axis in "xyz"]
+    lines = [",".join(header)]
+    for label, signer, vector in rows:
+        values = np.asarray(vector, dtype=np.float64).reshape(-1)
+        if values.shape != (LANDMARK_VALUES,):
+            raise ValueError(f"expected {LANDMARK_VALUES} values, got {values.shape}")
+        lines.append(",".join([label, signer or "", *(f"{v:.7g}" for v in values)]))
+    path = Path(path)
+    atomic_write_bytes(path, ("\n".join(lines) + "\n").encode())
+    return path
+
+
+def resolve_dataset(spec: str | Path) -> tuple[str, Path, KnownDataset | None]:
+    """(name, path, registry entry or None) for a registered name or a path."""
+    text = str(spec)
+    if text in KNOWN_DATASETS:
+        known = KNOWN_DATASETS[text]
+        return known.name, known.root, known
+    path = Path(text).expanduser()
+    if not path.exists():
+        raise DatasetError(
+            f"unknown dataset {text!r}: neither a registered name ({', '.join(list_datasets())})"
+            " nor an existing path"
+        )
+    return path.stem if path.is_file() else path.name, path.resolve(), None
+
+
+def load_one(spec: str | Path, *, verify: bool = True) -> tuple[list[Sample], dict[str, Any]]:
+    """The samples of one dataset (name or path) and a record of where they came from."""
+    name, path, known = resolve_dataset(spec)
+    record: dict[str, Any] = {"spec": str(spec), "name": name, "path": str(path)}
+    if known is not None:
+        record.update(known.to_dict())
+        if verify:
+            record["manifest_sha256"] = verify_manifest(known)
+            record["checksum_ok"] = True
+        samples = load_folder(path, name, default_signer=known.default_signer)
+    elif path.is_dir():
+        samples = load_folder(path, name)
+        if (path / MANIFEST).is_file():
+            record["manifest_sha256"] = sha256_file(path / MANIFEST)
+    elif path.suffix.lower() == ".npz":
+        samples = load_npz(path, name)
+        record["sha256"] = sha256_file(path)
+    elif path.suffix.lower() == ".csv":
+        samples = load_landmark_csv(path, name)
+        record["sha256"] = sha256_file(path)
+    else:
+        raise DatasetError(f"{path}: expected a folder, an .npz or a landmark .csv")
+    record["kind"] = (
+        "landmarks" if samples[0].landmarks is not None else "npz" if path.is_file() else "folder"
+    )
+    record["num_images"] = len(samples)
+    record["num_classes"] = len({s.label for s in samples})
+    return samples, record
+
+
+def filter_classes(samples: list[Sample], classes: str | Sequence[str] | None) -> list[Sample]:
+    """Keep "all", "letters", "digits" or an explicit list of labels."""
+    if classes is None or classes == "all":
+        return samples
+    if classes == "letters":
+        keep = set(LETTERS)
+    elif classes == "digits":
+        keep = set(DIGITS)
+    elif isinstance(classes, str):
+        raise DatasetError(f"classes must be all, letters, digits or a list, not {classes!r}")
+    else:
+        keep = {normalise_label(str(c)) for c in classes}
+    return [s for s in samples if s.label in keep]
+
+
+def limit_per_class(samples: list[Sample], limit: int | None, seed: int = 0) -> list[Sample]:
+    """At most `limit` samples per class, drawn at random (seeded), in their original order.
+
+    Random rather than the first N so that a small slice still mixes signers and lights.
+    """
+    if not limit:
+        return samples
+    by_class: dict[str, list[int]] = defaultdict(list)
+    for index, sample in enumerate(samples):
+        by_class[sample.label].append(index)
+    rng = np.random.default_rng(seed)
+    keep: list[int] = []
+    for label in sorted(by_class):
+        indices = by_class[label]
+        if len(indices) > limit:
+            indices = sorted(rng.choice(indices, size=limit, replace=False).tolist())
+        keep.extend(indices)
+    return [samples[i] for i in sorted(keep)]
+
+
+def load_datasets(
+    specs: Sequence[str | Path] | str,
+    *,
+    classes: str | Sequence[str] | None = None,
+    limit: int | None = None,
+    seed: int = 0,
+    verify: bool = True,
+) -> SampleSet:
+    """Combine datasets (registered names or paths) into one SampleSet.
+
+    `classes` keeps only some classes; `limit` caps each class (quick runs and tests).
+    """
+    if isinstance(specs, str | Path):
+        specs = [specs]
+    if not specs:
+        raise DatasetError("no dataset given")
+    samples: list[Sample] = []
+    sources = []
+    for spec in specs:
+        loaded, record = load_one(spec, verify=verify)
+        samples.extend(loaded)
+        sources.append(record)
+    names = [record["name"] for record in sources]
+    if len(set(names)) != len(names):
+        raise DatasetError(f"a dataset is named twice: {names}")
+    samples = filter_classes(samples, classes)
+    samples = limit_per_class(samples, limit, seed)
+    if not samples:
+        raise DatasetError(f"no samples left after keeping classes {classes!r}")
+    selection = {
+        "datasets": [str(s) for s in specs],
+        "classes": classes if classes is None or isinstance(classes, str) else list(classes),
+        "limit_per_class": limit,
+        "seed": seed,
+        "verify": verify,
+    }
+    return SampleSet(samples, sort_labels(s.label for s in samples), sources, selection)
+
+
+def read_sample_rgb(sample: Sample) -> np.ndarray:
+    """The sample's photo as RGB uint8 (H, W, 3)."""
+    if sample.image is not None:
+        return sample.image
+    if sample.path is None:
+        raise DatasetError(f"{sample.source} is a landmark row and has no image")
+    from asl_core.io.images import load_image
+
+    return load_image(sample.path)

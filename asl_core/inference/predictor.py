@@ -1,0 +1,247 @@
+"""From an image to a thresholded answer: the seed 000 section 4.5 pipeline for photos.
+
+`Predictor` loads one checkpoint, or several as an ensemble (softmax averaged, seed 000
+4.4.6), finds the hand, builds what the model reads, and answers with the top classes. Below
+the confidence threshold the answer is "unsure" (`accepted=False`), never a confident random
+letter; with no hand there is no label at all.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from asl_core.labels import ClassFilter, allowed_mask
+from asl_core.models.checkpoint import CheckpointError, CheckpointMeta, load_checkpoint
+from asl_core.models.onnx_model import ONNX_SUFFIX, OnnxModel
+from asl_core.models.registry import AslModel
+from asl_core.settings import PACKAGE_DIR
+from asl_core.vision.hands import HandDetection, HandDetector
+from asl_core.vision.tensors import detection_input
+from asl_core.vision.views import mirror_detection, mirror_image
+
+DEFAULT_MODEL = PACKAGE_DIR / "default_model" / "model.json"
+
+
+DEFAULT_THRESHOLD = 0.6
+
+
+TOP_K = 5
+
+
+class ModelNotAvailable(FileNotFoundError):
+    """The model file asked for (or the shipped default) is not there."""
+
+
+def default_model_path() -> Path:
+    """The checkpoint the project ships; `ASL_DEFAULT_MODEL` points elsewhere."""
+    return Path(os.environ.get("ASL_DEFAULT_MODEL", DEFAULT_MODEL))
+
+
+@dataclass
+class Prediction:
+    """One answer. `label` is the top-1 class even when not accepted; None only with no hand."""
+
+    label: str | None
+    confidence: float
+    accepted: bool
+    hand: bool
+    top: list[tuple[str, float]] = field(default_factory=list)
+    detection: HandDetection | None = None
+    mirrored: bool = False
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def num_hands(self) -> int:
+        return self.detection.num_hands if self.detection else 0
+
+    @property
+    def display_label(self) -> str:
+        """What a person is shown: the letter, 'unsure (A?)', or 'no hand'."""
+        if not self.hand:
+            return "no hand"
+        return self.label if self.accepted else f"unsure ({self.label}?)"
+
+    def to_json(self, path: str | None = None) -> dict[str, Any]:
+        """The command line's JSON line (and the HTTP API's body)."""
+        record: dict[str, Any] = {"path": path} if path is not None else {}
+        record.update(
+            label=self.label,
+            confidence=round(self.confidence, 4),
+            accepted=self.accepted,
+            hand=self.hand,
+            top=[[name, round(p, 4)] for name, p in self.top],
+        )
+        return record
+
+
+@dataclass
+class LoadedModel:
+    model: AslModel | OnnxModel
+    meta: CheckpointMeta
+    path: Path
+
+
+def load_models(paths: Sequence[str | os.PathLike[str]]) -> list[LoadedModel]:
+    """Load checkpoints for an ensemble; they must answer the same classes.
+
+    A path ending in `.onnx` is an exported model run by onnxruntime (`OnnxModel`); any other
+    path is a safetensors checkpoint. TorchScript files are never loaded (they can run code).
+    """
+    if not paths:
+        raise ValueError("at least one checkpoint is needed")
+    loaded = []
+    for path in paths:
+        path = Path(path)
+        if path.suffix == ONNX_SUFFIX:
+            if not path.is_file():
+                raise ModelNotAvailable(f"no model at {path}")
+            exported = OnnxModel(path)
+            loaded.append(LoadedModel(exported, exported.meta, path))
+            continue
+        if not path.with_suffix(".json").exists() and not path.exists():
+            raise ModelNotAvailable(f"no model at {path}")
+        checkpoint = load_checkpoint(path)
+        loaded.append(LoadedModel(checkpoint.model.eval(), checkpoint.meta, checkpoint.path))
+    names = loaded[0].meta.class_names
+    for other in loaded[1:]:
+        if sorted(other.meta.class_names) != sorted(names):
+            raise CheckpointError(
+                f"{other.path.name} answers different classes from {loaded[0].path.name}; "
+                "an ensemble needs the same classes"
+            )
+    return loaded
+
+
+class Predictor:
+    """Image in, `Prediction` out. Heavy: build once per process and reuse.
+
+    threshold: below it the answer is unsure (seed 000, 4.5.5 and 4.5.9).
+    mirror: also read the mirrored input and keep the more confident reading (seed 000,
+        4.5.5), which rescues left hands and MediaPipe's handedness mistakes.
+    classes: "letters", "digits" or "all": O/0, V/2 and W/6 are one handshape, so someone
+        spelling words asks for letters only and the digits are masked out.
+    """
+
+    def __init__(
+        self,
+        models: Sequence[str | os.PathLike[str]] | None = None,
+        *,
+        threshold: float = DEFAULT_THRESHOLD,
+        mirror: bool = True,
+        classes: ClassFilter = "all",
+        detector: HandDetector | None = None,
+    ) -> None:
+        paths = list(models) if models else [default_model_path()]
+        if not models and not paths[0].exists():
+            raise ModelNotAvailable(
+                f"the default model {paths[0]} is missing; train one with "
+                "`python -m training.train` and pass --model, or restore the file from git"
+            )
+        self.models = load_models(paths)
+        self.class_names = list(self.models[0].meta.class_names)
+        self.threshold = threshold
+        self.mirror = mirror
+        self.classes = classes
+        self._owns_detector = detector is None
+        self.detector = detector or HandDetector(mode="image")
+
+    @property
+    def name(self) -> str:
+        return " + ".join(m.path.stem for m in self.models)
+
+    @property
+    def meta(self) -> CheckpointMeta:
+        return self.models[0].meta
+
+    def close(self) -> None:
+        if self._owns_detector:
+            self.detector.close()
+
+    def __enter__(self) -> Predictor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def predict_image(self, rgb: np.ndarray, **options: Any) -> Prediction:
+        """Detect the hand in a photo and classify it."""
+        start = time.perf_counter()
+        det = self.detector.detect(rgb)
+        detect_ms = 1000 * (time.perf_counter() - start)
+        prediction = self.predict_detection(rgb, det, **options)
+        prediction.timings_ms = {"detect": detect_ms, **prediction.timings_ms}
+        return prediction
+
+    def predict_detection(
+        self,
+        rgb: np.ndarray,
+        det: HandDetection | None,
+        *,
+        threshold: float | None = None,
+        mirror: bool | None = None,
+        classes: ClassFilter | None = None,
+        force_mirror: bool = False,
+    ) -> Prediction:
+        """Classify a hand already found (the stream recogniser detects on its own).
+
+        force_mirror: read the mirrored hand only (a left-handed signer with an image model).
+        """
+        threshold = self.threshold if threshold is None else threshold
+        mirror = self.mirror if mirror is None else mirror
+        classes = self.classes if classes is None else classes
+        if det is None:
+            return Prediction(label=None, confidence=0.0, accepted=False, hand=False)
+        start = time.perf_counter()
+        views = [(mirror_image(rgb), mirror_detection(det))] if force_mirror else [(rgb, det)]
+        if mirror and not force_mirror:
+            views.append((mirror_image(rgb), mirror_detection(det)))
+        preprocess_ms = 1000 * (time.perf_counter() - start)
+        start = time.perf_counter()
+        readings = [self.probabilities(image, view, classes) for image, view in views]
+        model_ms = 1000 * (time.perf_counter() - start)
+        best = max(range(len(readings)), key=lambda i: float(readings[i].max()))
+        probs = readings[best]
+        order = np.argsort(-probs)[:TOP_K]
+        top = [(self.class_names[i], float(probs[i])) for i in order if probs[i] > 0]
+        label, confidence = top[0]
+        return Prediction(
+            label=label,
+            confidence=confidence,
+            accepted=confidence >= threshold,
+            hand=True,
+            top=top,
+            detection=det,
+            mirrored=force_mirror or best == 1,
+            timings_ms={"preprocess": preprocess_ms, "model": model_ms},
+        )
+
+    @torch.inference_mode()
+    def probabilities(
+        self, rgb: np.ndarray, det: HandDetection, classes: ClassFilter = "all"
+    ) -> np.ndarray:
+        """Softmax over `class_names`, averaged over the ensemble, other classes masked."""
+        total = np.zeros(len(self.class_names), dtype=np.float64)
+        allowed = allowed_mask(self.class_names, classes)
+        if not any(allowed):
+            raise ValueError(f"this model has no {classes} to answer")
+        cache: dict[Any, torch.Tensor] = {}
+        for loaded in self.models:
+            spec = loaded.model.input_spec
+            key = (spec.kind, spec.representation, spec.size, spec.channels, spec.mean, spec.std)
+            if key not in cache:
+                cache[key] = detection_input(rgb, det, spec).unsqueeze(0)
+            logits = loaded.model(cache[key])[0].double()
+            own = loaded.meta.class_names
+            mask = torch.tensor(allowed_mask(own, classes))
+            probs = torch.softmax(logits.masked_fill(~mask, float("-inf")), dim=0).numpy()
+            index = {name: i for i, name in enumerate(own)}
+            total += probs[[index[name] for name in self.class_names]]
+        return (total / len(self.models)).astype(np.float32)

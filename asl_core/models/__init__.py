@@ -1,0 +1,16 @@
+"""Models: the registry, the architectures of the reference write-ups, the checkpoint format.
+
+`create_model(name, num_classes=..., pretrained=...)` builds any registered model (timm-style);
+importing this package registers every family: `seed000` (CustomCNN, CustomMobileNetV2,
+CustomResNet18), `seed002` (small CNN, VGG16), `seed003` (scratch MLP), `seed004` (baseline and
+enhanced CNN, CNN+LSTM) and `landmark` (ours). `checkpoint` is the one module that writes and
+reads checkpoints; `onnx_model` runs an exported ONNX file.
+
+May import: torch, torchvision, safetensors, onnxruntime, `asl_core.io`, `asl_core.vision`.
+Never streamlit, plotly, av or fastapi.
+"""
+
+from asl_core.models import landmark, seed000, seed002, seed003, seed004  # noqa: F401 (registers)
+from asl_core.models.registry import AslModel, create_model, list_models, model_info, register_model
+
+__all__ = ["AslModel", "create_model", "list_models", "model_info", "register_model"]

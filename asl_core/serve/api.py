@@ -1,0 +1,232 @@
+"""HTTP prediction API (seed 000, section 4.4.8: server deployment with FastAPI).
+
+Start it with one command (the model is loaded once, at start-up):
+
+    .venv/bin/uvicorn asl_core.serve.api:app --port 8000
+    .venv/bin/python -m asl_core.serve.api --port 8000 [--host 0.0.0.0] [--model M.onnx]
+
+`ASL_MODEL` chooses the model (a checkpoint `.json` or an exported `.onnx`; default: the shipped
+model). Endpoints:
+
+- `POST /predict` with the photo as multipart field `file` and optional query parameters
+  `threshold` (0-1, default 0.6), `classes` (all | letters | digits) and `mirror` (true|false)
+  answers exactly what `python -m asl_core predict --json` prints for that photo, with `path`
+  the uploaded file name:
+  `{"path", "label", "confidence", "accepted", "hand", "top": [[label, p], ...]}`.
+  `curl -F file=@photo.jpg 'http://localhost:8000/predict?classes=letters'`
+- `GET /health`: `{"status": "ok", "model": NAME}`.
+- `GET /labels`: `{"labels": [class names]}`.
+
+Errors are `{"detail": message}` with the status saying what went wrong: 413 for an upload over
+20 MB (refused from its Content-Length before the body is read, or as soon as a body without
+one passes the limit) or an image over the pixel limit; 415 for a file that is not an image
+(the message says what it looks like) or a request that is not multipart; 422 for a truncated,
+too small or undecodable image, a missing `file` field, or bad query parameters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.types import Message
+
+from asl_core.inference.predictor import DEFAULT_THRESHOLD, Predictor
+from asl_core.io.images import ImageError, ImageTooLargeError, NotAnImageError, load_image
+from asl_core.labels import ClassFilter
+
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+"""Largest photo accepted (20 MiB: any phone photo; the pixel limit of load_image also holds)."""
+
+
+MULTIPART_ALLOWANCE = 64 * 1024
+"""Room for the multipart envelope (boundaries, part headers) around the file itself."""
+
+
+FILE_FIELD = "file"
+
+
+MODEL_ENV = "ASL_MODEL"
+
+
+class UploadTooLarge(Exception):
+    """Raised from inside the body stream as soon as the limit is passed."""
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"detail": message})
+
+
+def _too_large_message() -> str:
+    return (
+        f"The upload is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB; send a smaller photo "
+        "(resize or re-save it as JPEG)."
+    )
+
+
+def _bounded(
+    receive: Callable[[], Awaitable[Message]], limit: int
+) -> Callable[[], Awaitable[Message]]:
+    """Wrap the ASGI receive channel so reading stops once `limit` body bytes have come in:
+    a body without Content-Length (chunked) is never read past the limit."""
+    received = 0
+
+    async def bounded_receive() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise UploadTooLarge
+        return message
+
+    return bounded_receive
+
+
+def _status_for(error: ImageError) -> int:
+    if isinstance(error, ImageTooLargeError):
+        return 413
+    if isinstance(error, NotAnImageError):
+        return 415
+    return 422  # truncated, too small, undecodable: an image, but not a usable one
+
+
+def _model_path(model: str | os.PathLike[str] | None) -> list[Path] | None:
+    chosen = model or os.environ.get(MODEL_ENV)
+    return [Path(chosen)] if chosen else None
+
+
+# The request body of /predict for the OpenAPI page: the endpoint reads the multipart form
+# itself (to bound the read), so FastAPI cannot infer it.
+_PREDICT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": [FILE_FIELD],
+                    "properties": {FILE_FIELD: {"type": "string", "format": "binary"}},
+                }
+            }
+        },
+    }
+}
+
+
+def create_app(model: str | os.PathLike[str] | None = None) -> FastAPI:
+    """The API serving `model` (default: `ASL_MODEL`, else the shipped model).
+
+    The model and the hand detector are loaded once, when the server starts; requests share
+    them (the detector serialises its own calls; model inference is thread-safe).
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        predictor = await run_in_threadpool(Predictor, _model_path(model))
+        app.state.predictor = predictor
+        try:
+            yield
+        finally:
+            predictor.close()
+
+    app = FastAPI(
+        title="ASL hand-sign recogniser",
+        description="Recognise an American Sign Language letter or digit in a photo.",
+        version="1",
+        lifespan=lifespan,
+    )
+
+    @app.get("/health")
+    def health(request: Request) -> dict[str, str]:
+        return {"status": "ok", "model": request.app.state.predictor.name}
+
+    @app.get("/labels")
+    def labels(request: Request) -> dict[str, list[str]]:
+        return {"labels": list(request.app.state.predictor.class_names)}
+
+    @app.post("/predict", openapi_extra=_PREDICT_BODY, response_model=None)
+    async def predict(
+        request: Request,
+        threshold: Annotated[float, Query(ge=0.0, le=1.0)] = DEFAULT_THRESHOLD,
+        classes: Annotated[ClassFilter, Query()] = "all",
+        mirror: Annotated[bool, Query()] = True,
+    ) -> dict[str, Any] | JSONResponse:
+        limit = MAX_UPLOAD_BYTES + MULTIPART_ALLOWANCE
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            return _error(413, _too_large_message())  # refused before reading the body
+        content_type = request.headers.get("content-type", "")
+        if not content_type.lower().startswith("multipart/form-data"):
+            return _error(
+                415,
+                f"Send the photo as multipart/form-data in the field {FILE_FIELD!r} "
+                f"(e.g. curl -F {FILE_FIELD}=@photo.jpg ...), not as {content_type or 'no type'}.",
+            )
+        bounded = Request(request.scope, _bounded(request.receive, limit))
+        try:
+            form = await bounded.form(max_files=1, max_fields=4)
+        except UploadTooLarge:
+            return _error(413, _too_large_message())
+        try:
+            upload = form.get(FILE_FIELD)
+            if not isinstance(upload, UploadFile):
+                message = (
+                    f"No file in the field {FILE_FIELD!r}: send the photo as {FILE_FIELD}=@..."
+                )
+                return _error(422, message)
+            if upload.size is not None and upload.size > MAX_UPLOAD_BYTES:
+                return _error(413, _too_large_message())
+            data = await upload.read()
+            name = upload.filename or FILE_FIELD
+        finally:
+            await form.close()
+        predictor: Predictor = request.app.state.predictor
+        try:
+            rgb = await run_in_threadpool(load_image, data)
+        except ImageError as error:
+            return _error(_status_for(error), str(error))
+        try:
+            prediction = await run_in_threadpool(
+                predictor.predict_image, rgb, threshold=threshold, mirror=mirror, classes=classes
+            )
+        except ValueError as error:  # e.g. classes=digits for a letters-only model
+            return _error(422, str(error))
+        return prediction.to_json(name)
+
+    return app
+
+
+app = create_app()
+"""The app `uvicorn asl_core.serve.api:app` serves (the model loads when the server starts)."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m asl_core.api",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to accept other machines")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument(
+        "--model", type=Path, default=None, help=f"default: ${MODEL_ENV} or shipped"
+    )
+    args = parser.parse_args(argv)
+    import uvicorn
+
+    uvicorn.run(create_app(args.model), host=args.host, port=args.port)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,558 @@
+"""The training loop, in the style of torchvision's references/classification `train.py`.
+
+`fit(config)` does a whole run: load the datasets, split them, fill the feature cache (MediaPipe
+once per photo), train, validate every epoch, test the best weights and write the run folder
+(`asl_core.runs.format` documents its format) and the W&B run. Pieces usable on their own:
+`train_one_epoch`, `evaluate`, `collect_logits`, `summarise_predictions`, `build_model`.
+
+Decisions worth knowing:
+- Photos in which MediaPipe finds no hand are left out of training, and counted WRONG in every
+  evaluation (validation and test accuracy, recall, F1); they are not in the confusion matrix,
+  which has a separate `no_hand` count per true label. Loss is over photos with a hand.
+- The checkpoint holds the BEST weights by the monitored metric (`early_stopping.monitor`,
+  val_loss by default), whether or not early stopping is enabled.
+- Transfer learning (seed 003): `freeze: head` trains only the classifier for `epochs` epochs,
+  then each name in `stages` (e.g. [layer4, layer3]) is unfrozen in turn, cumulatively, for up
+  to `stage_epochs` epochs; unfrozen backbone layers learn at `finetune_lr`, the head at
+  `stage_head_lr` (default: `lr`). Each stage stops early when the monitored metric stops
+  improving (always, as in seed 003) and ends by restoring the best weights so far, so a stage
+  that only overfits is undone. Frozen layers are kept in eval mode (BatchNorm statistics of
+  pretrained layers do not drift while their weights are frozen).
+- Resume: after every epoch `state.safetensors` (weights, best weights, optimiser tensors,
+  torch RNG) and `state.json` (epoch, phase, early-stopping counters, scheduler, the rest of the
+  optimiser, python/numpy RNG, W&B id) are written atomically. `fit(config, resume_dir=...)`
+  continues after the last finished epoch; metrics.jsonl keeps exactly one row per epoch. A
+  finished run can be extended the same way with more epochs.
+- Several processes: launched by `torchrun --nproc_per_node=N`, WORLD_SIZE/RANK are read, a
+  process group (gloo on CPU, nccl on CUDA) is opened, the model is wrapped in
+  DistributedDataParallel and the training side is sharded with DistributedSampler;
+  evaluation shards the data and gathers the predictions. Only rank 0 extracts features,
+  writes files and talks to W&B: one run folder.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Subset
+
+from asl_core.data.augment import describe, eval_preset, train_preset
+from asl_core.data.dataset import AslDataset
+from asl_core.data.features import FeatureCache, FeatureTable, extract_features
+from asl_core.data.sources import DatasetError, SampleSet, load_datasets
+from asl_core.data.splits import Split, make_split
+from asl_core.io.files import atomic_write_json
+from asl_core.io.progress import ProgressLine, format_seconds
+from asl_core.models.checkpoint import save_checkpoint
+from asl_core.runs.format import now_iso, read_metrics
+from asl_core.runs.writer import RunLog, git_commit, make_run_name, unique_run_dir
+from asl_core.settings import REPO_ROOT, runs_dir
+from asl_core.training.config import TrainConfig, default_suffix, split_params
+from asl_core.training.distributed import DistContext, resolve_device, seed_everything
+from asl_core.training.engine import epoch_row, evaluate, train_one_epoch
+from asl_core.training.optim import (
+    build_model,
+    build_optimizer,
+    build_scheduler,
+    param_groups,
+    plan_phases,
+    set_phase_trainable,
+)
+from asl_core.training.state import BestTracker, ResumeState, RunResult, _json_safe, save_state
+from asl_core.vision import views
+
+
+def _loader_batches(count: int, batch_size: int) -> tuple[bool, int]:
+    """(drop_last, batches): drop a last batch of ONE sample, which BatchNorm cannot train on."""
+    drop_last = count > 1 and count % batch_size == 1
+    batches = count // batch_size if drop_last else math.ceil(count / batch_size)
+    return drop_last, batches
+
+
+class _Run:
+    """One call of `fit`: holds the pieces so each step stays a short method."""
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        resume_dir: Path | None,
+        command: Sequence[str] | None,
+    ) -> None:
+        self.config = config
+        self.resume_dir = Path(resume_dir) if resume_dir else None
+        self.command = list(command) if command is not None else list(sys.argv)
+        self.device = resolve_device(config.device)
+        self.dist = DistContext.from_env(self.device)
+        self.started_at = now_iso()
+
+    # -- setup --
+
+    def _threads(self) -> None:
+        threads = self.config.threads
+        if threads is None and self.dist.enabled:
+            threads = max(1, (os.cpu_count() or 1) // self.dist.world_size)
+        if threads:
+            torch.set_num_threads(threads)
+
+    def _run_dir(self) -> Path:
+        if self.resume_dir is not None:
+            return self.resume_dir.resolve()
+        run_dir = None
+        if self.dist.is_main:
+            root = Path(self.config.runs_dir) if self.config.runs_dir else runs_dir()
+            name = self.config.run_name or make_run_name(
+                self.config.model, self.config.split.name, default_suffix(self.config)
+            )
+            run_dir = unique_run_dir(root.resolve(), name)
+            run_dir.mkdir(parents=True)
+        return Path(self.dist.broadcast(str(run_dir) if run_dir else None))
+
+    def _datasets(self, table: FeatureTable, split: Split, spec: Any) -> dict[str, AslDataset]:
+        config = self.config
+        representation = spec.representation if spec.kind != "landmarks" else None
+        train_tf = train_preset(spec, config.augmentation, representation)
+        eval_tf = eval_preset(spec)
+        names = self.samples.class_names
+        return {
+            "train": AslDataset(table, split.train, names, spec, train_tf, include_no_hand=False),
+            "val": AslDataset(table, split.val, names, spec, eval_tf),
+            "test": AslDataset(table, split.test, names, spec, eval_tf),
+        }
+
+    def _eval_loader(self, dataset: AslDataset) -> DataLoader:
+        """Each process evaluates every world_size-th sample; collect_logits gathers them."""
+        shard: Any = dataset
+        if self.dist.enabled:
+            shard = Subset(dataset, range(self.dist.rank, len(dataset), self.dist.world_size))
+        return DataLoader(
+            shard,
+            batch_size=max(self.config.batch_size, 64),
+            shuffle=False,
+            num_workers=self.config.num_workers,
+        )
+
+    def _train_loader(self, dataset: AslDataset) -> tuple[DataLoader, Any]:
+        config = self.config
+        if self.dist.enabled:
+            sampler: Any = DistributedSampler(
+                dataset,
+                num_replicas=self.dist.world_size,
+                rank=self.dist.rank,
+                shuffle=True,
+                seed=config.seed,
+            )
+            per_rank = math.ceil(len(dataset) / self.dist.world_size)
+        else:
+            self.generator = torch.Generator()
+            sampler = RandomSampler(dataset, generator=self.generator)
+            per_rank = len(dataset)
+        drop_last, _ = _loader_batches(per_rank, config.batch_size)
+        loader = DataLoader(
+            dataset,
+            batch_size=config.batch_size,
+            sampler=sampler,
+            num_workers=config.num_workers,
+            drop_last=drop_last,
+        )
+        return loader, sampler
+
+    def _no_hand(self, table: FeatureTable, split: Split) -> dict[str, Any]:
+        by_side = {
+            side: int(sum(1 for i in idx if not table.has_hand[i]))
+            for side, idx in split.sides().items()
+        }
+        used = sorted(set(split.train) | set(split.val) | set(split.test))
+        used_sources = {table.samples[i].source for i in used}
+        return {
+            "count": int(sum(1 for i in used if not table.has_hand[i])),
+            "by_side": by_side,
+            "files": table.no_hand_sources(used),
+            "unreadable": [u for u in table.report.unreadable if u["source"] in used_sources],
+            "rule": "left out of training; counted as wrong predictions in val and test",
+        }
+
+    def _config_json(self, extra: dict[str, Any]) -> dict[str, Any]:
+        config = self.config
+        data = config.to_dict()
+        data.update(
+            {
+                "run_name": self.run_dir.name,
+                "representation": self.representation,
+                "split": self.split.describe(self.samples.samples),
+                "class_names": self.samples.class_names,
+                "num_classes": len(self.samples.class_names),
+                "input_spec": self.model.input_spec.to_dict(),
+                "sources": self.samples.sources,
+                "selection": self.samples.selection,
+                "augmentation_applied": describe(
+                    config.augmentation, self.model.input_spec, self.representation
+                ),
+                "phases": [asdict(p) for p in self.phases],
+                "pretrained_loaded": bool(self.model.pretrained_loaded),
+                "pipeline_version": views.PIPELINE_VERSION,
+                "world_size": self.dist.world_size,
+                "device": str(self.device),
+                "torch_version": torch.__version__,
+                "started_at": self.started_at,
+                "command": self.command,
+                "git_commit": git_commit(REPO_ROOT),
+                **extra,
+            }
+        )
+        return _json_safe(data)
+
+    # -- the run --
+
+    def run(self) -> RunResult:
+        config = self.config
+        config.validate()
+        self._threads()
+        seed_everything(config.seed)
+        self.samples: SampleSet = load_datasets(
+            config.datasets,
+            classes=config.classes,
+            limit=config.limit_per_class,
+            seed=config.seed,
+            verify=config.verify_datasets,
+        )
+        # Built before MediaPipe runs, so a missing weights file fails in a second, not after
+        # minutes of extraction.
+        self.model = build_model(config, len(self.samples.class_names)).to(self.device)
+        spec = self.model.input_spec
+        self.representation = "landmarks" if spec.kind == "landmarks" else spec.representation
+        self.split = make_split(self.samples.samples, config.split.name, **split_params(config))
+        for side in ("train", "val", "test"):
+            if not self.split.sides()[side]:
+                raise DatasetError(f"the {config.split.name} split left the {side} side empty")
+        self.phases = plan_phases(config)
+        self.resume = ResumeState.read(self.resume_dir) if self.resume_dir else None
+        self.run_dir = self._run_dir()
+        self.log = RunLog(
+            self.run_dir,
+            active=self.dist.is_main,
+            use_wandb=config.wandb,
+            project=config.project,
+            group=config.group,
+            job_type=config.job_type,
+        )
+        try:
+            return self._run_logged()
+        except BaseException as error:
+            self.log.finish("crashed", error=f"{type(error).__name__}: {error}")
+            raise
+
+    def _run_logged(self) -> RunResult:
+        config = self.config
+        kept_rows: list[dict[str, Any]] = []
+        previous_summary: dict[str, Any] = {}
+        if self.resume is not None:
+            done = int(self.resume.info["epoch"])
+            kept_rows = [r for r in read_metrics(self.run_dir) if int(r["epoch"]) <= done]
+            summary_path = self.run_dir / "summary.json"
+            if summary_path.is_file():
+                previous_summary = json.loads(summary_path.read_text(encoding="utf-8"))
+                previous_summary.pop("error", None)  # the crash this resume recovers from
+        if self.dist.is_main:
+            # A first config.json and a "running" summary before MediaPipe: the run browser
+            # shows the run while features are extracted; rewritten with no-hand counts below.
+            atomic_write_json(self.run_dir / "config.json", self._config_json({}))
+            atomic_write_json(
+                self.run_dir / "summary.json",
+                {
+                    **previous_summary,
+                    "status": "running",
+                    "pid": os.getpid(),
+                    "hostname": socket.gethostname(),
+                    "updated_at": now_iso(),
+                },
+            )
+        cache = FeatureCache(size=config.cache_size)
+        if self.dist.is_main:
+            table = extract_features(
+                self.samples.samples,
+                cache,
+                workers=config.extract_workers,
+                progress=config.progress,
+            )
+        self.dist.barrier()  # the other processes read what rank 0 cached
+        if not self.dist.is_main:
+            table = extract_features(self.samples.samples, cache, workers=1, progress=False)
+        no_hand = self._no_hand(table, self.split)
+        extraction = table.report.to_dict()
+        extraction.pop("no_hand"), extraction.pop("unreadable")
+        config_json = self._config_json({"no_hand": no_hand, "extraction": extraction})
+        self.log.start(
+            config_json,
+            resumed_rows=kept_rows,
+            wandb_id=(self.resume.info.get("wandb_id") if self.resume else None),
+            summary={**previous_summary, "no_hand": no_hand},
+        )
+        datasets = self._datasets(table, self.split, self.model.input_spec)
+        if len(datasets["train"]) == 0:
+            raise DatasetError("no training photo has a detectable hand")
+        train_loader, sampler = self._train_loader(datasets["train"])
+        val_loader = self._eval_loader(datasets["val"])
+        test_loader = self._eval_loader(datasets["test"])
+        criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+        import sklearn.metrics  # noqa: F401  (imported now, not inside epoch 1's timing)
+
+        history = self._train_phases(criterion, train_loader, sampler, val_loader, kept_rows)
+        return self._finish(criterion, test_loader, history, no_hand)
+
+    def _train_phases(
+        self,
+        criterion: nn.Module,
+        train_loader: DataLoader,
+        sampler: Any,
+        val_loader: DataLoader,
+        history: list[dict[str, Any]],
+    ) -> list[dict[str, Any]]:
+        config = self.config
+        model = self.model
+        self.best = BestTracker(config.early_stopping.monitor, config.early_stopping.min_delta)
+        start_phase, start_phase_epoch, bad_epochs, epoch = 0, 0, 0, 0
+        self.stopped_early: list[str] = []
+        if self.resume is not None:
+            info = self.resume.info
+            self.resume.restore_model(model, self.best)
+            start_phase = int(info["phase_index"])
+            start_phase_epoch = int(info["phase_epoch"])
+            bad_epochs = int(info["bad_epochs"])
+            epoch = int(info["epoch"])
+            self.stopped_early = list(info.get("stopped_early", []))
+        total_epochs = epoch + sum(p.epochs for p in self.phases[start_phase:]) - start_phase_epoch
+        epoch_times: list[float] = []
+        for phase_index in range(start_phase, len(self.phases)):
+            phase = self.phases[phase_index]
+            resuming = self.resume is not None and phase_index == start_phase
+            phase_epoch = start_phase_epoch if resuming else 0
+            if not resuming:
+                bad_epochs = 0
+            early = config.early_stopping
+            # Seed 003: every fine-tuning stage stops early, whatever `enabled` says.
+            stops_early = early.enabled or phase.name not in ("full", "head")
+            if resuming and stops_early and bad_epochs >= early.patience:
+                phase_epoch = phase.epochs  # it had stopped early: go on with the next phase
+            if phase_epoch < phase.epochs:
+                set_phase_trainable(model, phase.name, config.stages)
+                optimizer = build_optimizer(param_groups(model, config, phase.name), config)
+                scheduler = build_scheduler(optimizer, config, phase.epochs)
+                if resuming and phase_epoch > 0:
+                    self.resume.restore_optimizer(optimizer, scheduler)
+                    self.resume.restore_rng()
+                trained = model
+                if self.dist.enabled:
+                    trained = nn.parallel.DistributedDataParallel(model)
+            while phase_epoch < phase.epochs:
+                epoch += 1
+                phase_epoch += 1
+                started = time.monotonic()
+                if isinstance(sampler, DistributedSampler):
+                    sampler.set_epoch(epoch)
+                else:
+                    self.generator.manual_seed(config.seed * 1000 + epoch)
+                # Augmentation draws from the global RNG: seeded per epoch (and rank), so a
+                # resumed run sees the same augmentations as an uninterrupted one.
+                torch.manual_seed(config.seed * 1000 + epoch * 10 + self.dist.rank)
+                progress = ProgressLine(
+                    len(train_loader),
+                    f"epoch {epoch}/{total_epochs} [{phase.name}]",
+                    enabled=config.progress and self.dist.is_main,
+                    unit="batches",
+                )
+                train = train_one_epoch(
+                    trained,
+                    criterion,
+                    optimizer,
+                    train_loader,
+                    self.device,
+                    dist=self.dist,
+                    progress=progress,
+                )
+                lr = optimizer.param_groups[0]["lr"]
+                if scheduler is not None:
+                    scheduler.step()
+                val = evaluate(
+                    model, criterion, val_loader, self.device, self.samples.class_names,
+                    dist=self.dist,
+                )  # fmt: skip
+                elapsed = time.monotonic() - started
+                epoch_times.append(elapsed)
+                row = _json_safe(epoch_row(epoch, phase.name, train, val, lr, elapsed))
+                history = [r for r in history if int(r["epoch"]) != epoch] + [row]
+                if self.best.update(epoch, row, model):
+                    bad_epochs = 0
+                else:
+                    bad_epochs += 1
+                left = (total_epochs - epoch) * (sum(epoch_times) / len(epoch_times))
+                progress.close(
+                    extra=f"val_loss {_fmt(val.loss)} val_acc {val.accuracy:.3f} "
+                    f"({elapsed:.1f}s, about {format_seconds(left)} left at most)"
+                )
+                wandb_extra = {"stage_index": phase_index, "train/images": train["count"]}
+                for group in optimizer.param_groups[1:]:
+                    wandb_extra[f"lr_{group.get('name', 'group')}"] = group["lr"]
+                self.log.log_epoch(
+                    row,
+                    val.confusion_json(epoch, "val"),
+                    wandb_extra=wandb_extra,
+                    predictions=(val.y_true, val.y_pred),
+                )
+                should_stop = stops_early and bad_epochs >= early.patience
+                if should_stop and phase_epoch < phase.epochs:
+                    self.stopped_early.append(phase.name)
+                if self.dist.is_main:
+                    save_state(
+                        self.run_dir,
+                        model,
+                        optimizer,
+                        scheduler,
+                        self.best,
+                        {
+                            "epoch": epoch,
+                            "phase_index": phase_index,
+                            "phase_name": phase.name,
+                            "phase_epoch": phase_epoch,
+                            "bad_epochs": bad_epochs,
+                            "stopped_early": self.stopped_early,
+                            "seed": config.seed,
+                            "wandb_id": self.log.wandb_id,
+                            "world_size": self.dist.world_size,
+                        },
+                    )
+                self.log.update_summary(
+                    status="running",
+                    epochs_done=epoch,
+                    best_epoch=self.best.epoch,
+                    best_val_acc=self.best.val_acc,
+                    best_val_loss=self.best.val_loss,
+                )
+                if should_stop:
+                    break
+            # End of a phase: go back to the best weights so far (seed 003: "reverting the
+            # model to its last best-performing configuration") before the next stage.
+            self.best.restore(model)
+        self.epochs_done = epoch
+        return history
+
+    def _finish(
+        self,
+        criterion: nn.Module,
+        test_loader: DataLoader,
+        history: list[dict[str, Any]],
+        no_hand: dict[str, Any],
+    ) -> RunResult:
+        config = self.config
+        model = self.model
+        self.best.restore(model)
+        names = self.samples.class_names
+        test = evaluate(model, criterion, test_loader, self.device, names, dist=self.dist)
+        test_metrics = _json_safe(test.metrics())
+        self.log.log_test(
+            test_metrics,
+            test.confusion_json(None, "test"),
+            test.report,
+            step=self.epochs_done + 1,
+            predictions=(test.y_true, test.y_pred),
+        )
+        checkpoint = None
+        split_record = self.split.describe(self.samples.samples)
+        if self.dist.is_main:
+            save_checkpoint(
+                self.run_dir / "checkpoint",
+                model,
+                names,
+                architecture=config.model,
+                arch_kwargs=config.arch_kwargs,
+                data={
+                    "datasets": self.samples.sources,
+                    "selection": self.samples.selection,
+                    "split": split_record,
+                    "counts": split_record["counts"],
+                    "no_hand": {k: v for k, v in no_hand.items() if k != "files"},
+                },
+                metrics={f"test_{k}": v for k, v in test_metrics.items()}
+                | {"best_val_acc": self.best.val_acc, "best_val_loss": self.best.val_loss},
+                extra={
+                    "run_name": self.run_dir.name,
+                    "representation": self.representation,
+                    "pipeline_version": views.PIPELINE_VERSION,
+                    "cache_size": config.cache_size,
+                    "best_epoch": self.best.epoch,
+                    "epochs_done": self.epochs_done,
+                    "pretrained": config.pretrained,
+                    "stages": [p.name for p in self.phases],
+                    "optimizer": config.optimizer,
+                    "lr": config.lr,
+                    "batch_size": config.batch_size,
+                    "seed": config.seed,
+                    "trained_at": now_iso(),
+                },
+            )
+            checkpoint = self.run_dir / "checkpoint.safetensors"
+        status = "stopped_early" if self.stopped_early else "finished"
+        self.log.finish(
+            status,
+            epochs_done=self.epochs_done,
+            best_epoch=self.best.epoch,
+            best_val_acc=self.best.val_acc,
+            best_val_loss=self.best.val_loss,
+            test_acc=test_metrics["acc"],
+            test_precision=test_metrics["precision"],
+            test_recall=test_metrics["recall"],
+            test_f1=test_metrics["f1"],
+            test_loss=test_metrics["loss"],
+            test_count=test_metrics["count"],
+            stopped_early_stages=self.stopped_early,
+            no_hand=no_hand,
+        )
+        if self.dist.is_main and config.progress:
+            print(
+                f"{self.run_dir.name}: {status}, best epoch {self.best.epoch} "
+                f"(val_acc {_fmt(self.best.val_acc)}), test_acc {test.accuracy:.4f} "
+                f"on {test.count} photos ({test.no_hand} without a hand, counted wrong)",
+                file=sys.stderr,
+            )
+        return RunResult(
+            run_dir=self.run_dir,
+            run_name=self.run_dir.name,
+            status=status,
+            epochs_done=self.epochs_done,
+            best_epoch=self.best.epoch,
+            best_val_acc=self.best.val_acc,
+            best_val_loss=self.best.val_loss,
+            test=test_metrics,
+            history=history,
+            checkpoint=checkpoint,
+            no_hand=no_hand,
+            class_names=names,
+        )
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def fit(
+    config: TrainConfig,
+    *,
+    resume_dir: str | Path | None = None,
+    command: Sequence[str] | None = None,
+) -> RunResult:
+    """Train one run end to end (see the module doc); resume_dir continues a run folder."""
+    run = _Run(config, Path(resume_dir) if resume_dir else None, command)
+    try:
+        return run.run()
+    finally:
+        run.dist.shutdown()

@@ -1,0 +1,203 @@
+"""Best weights, early stopping and the resume state written after every epoch."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from asl_core.io.files import atomic_write_json
+from asl_core.models.registry import AslModel
+from asl_core.runs.format import now_iso
+
+
+class BestTracker:
+    """The best epoch by `monitor` and a copy of its weights (restored at phase ends)."""
+
+    def __init__(self, monitor: str = "val_loss", min_delta: float = 0.0) -> None:
+        self.monitor = monitor
+        self.min_delta = min_delta
+        self.value: float | None = None
+        self.epoch = 0
+        self.val_acc: float | None = None
+        self.val_loss: float | None = None
+        self.state: dict[str, torch.Tensor] | None = None
+
+    def improves(self, value: float | None) -> bool:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return False
+        if self.value is None:
+            return True
+        if self.monitor == "val_loss":
+            return value < self.value - self.min_delta
+        return value > self.value + self.min_delta
+
+    def update(self, epoch: int, row: dict[str, Any], model: AslModel) -> bool:
+        value = row[self.monitor]
+        if not self.improves(value):
+            return False
+        self.value, self.epoch = value, epoch
+        self.val_acc, self.val_loss = row["val_acc"], row["val_loss"]
+        self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        return True
+
+    def restore(self, model: AslModel) -> None:
+        if self.state is not None:
+            model.load_state_dict(self.state)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "monitor": self.monitor,
+            "value": self.value,
+            "epoch": self.epoch,
+            "val_acc": self.val_acc,
+            "val_loss": self.val_loss,
+        }
+
+    def load_json(self, data: dict[str, Any]) -> None:
+        self.value = data.get("value")
+        self.epoch = int(data.get("epoch") or 0)
+        self.val_acc = data.get("val_acc")
+        self.val_loss = data.get("val_loss")
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, torch.Tensor):
+        return value.tolist()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _to_tuple(value: Any) -> Any:
+    return tuple(_to_tuple(v) for v in value) if isinstance(value, list) else value
+
+
+def save_state(
+    run_dir: Path,
+    model: AslModel,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    best: BestTracker,
+    info: dict[str, Any],
+) -> None:
+    """state.safetensors (every tensor) + state.json (the rest); both atomic, no pickle."""
+    tensors: dict[str, torch.Tensor] = {}
+    for key, value in model.state_dict().items():
+        tensors[f"model.{key}"] = value.detach().cpu().clone().contiguous()
+    if best.state is not None:
+        for key, value in best.state.items():
+            tensors[f"best.{key}"] = value.detach().cpu().clone().contiguous()
+    optim_state = optimizer.state_dict()
+    optim_values: dict[str, dict[str, Any]] = {}
+    for param_id, param_state in optim_state["state"].items():
+        values: dict[str, Any] = {}
+        for name, value in param_state.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"optim.{param_id}.{name}"] = value.detach().cpu().clone().contiguous()
+                values[name] = "tensor"
+            else:
+                values[name] = value
+        optim_values[str(param_id)] = values
+    tensors["rng.torch"] = torch.get_rng_state()
+    payload = {
+        **info,
+        "best": best.to_json(),
+        "optimizer": {"param_groups": optim_state["param_groups"], "state": optim_values},
+        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+        "rng": {"python": random.getstate(), "numpy": np.random.get_state()},
+        "saved_at": now_iso(),
+    }
+    weights = run_dir / "state.safetensors"
+    tmp = weights.with_name(f".{weights.name}.tmp")
+    save_file(tensors, str(tmp))
+    os.replace(tmp, weights)
+    atomic_write_json(run_dir / "state.json", _json_safe(payload))
+
+
+@dataclass
+class ResumeState:
+    info: dict[str, Any]
+    tensors: dict[str, torch.Tensor]
+
+    @classmethod
+    def read(cls, run_dir: Path) -> ResumeState:
+        meta, weights = run_dir / "state.json", run_dir / "state.safetensors"
+        if not meta.is_file() or not weights.is_file():
+            raise FileNotFoundError(
+                f"{run_dir} has no resume state (state.json + state.safetensors): it stopped "
+                "before its first epoch finished; start it again instead"
+            )
+        return cls(json.loads(meta.read_text(encoding="utf-8")), load_file(str(weights)))
+
+    def prefixed(self, prefix: str) -> dict[str, torch.Tensor]:
+        return {k[len(prefix) :]: v for k, v in self.tensors.items() if k.startswith(prefix)}
+
+    def restore_model(self, model: AslModel, best: BestTracker) -> None:
+        model.load_state_dict(self.prefixed("model."))
+        best.load_json(self.info.get("best", {}))
+        best_state = self.prefixed("best.")
+        best.state = best_state or None
+
+    def restore_optimizer(self, optimizer: torch.optim.Optimizer, scheduler: Any) -> None:
+        saved = self.info["optimizer"]
+        state: dict[int, dict[str, Any]] = {}
+        for param_id, values in saved["state"].items():
+            state[int(param_id)] = {
+                name: self.tensors[f"optim.{param_id}.{name}"] if value == "tensor" else value
+                for name, value in values.items()
+            }
+        groups = [
+            {k: _to_tuple(v) if k == "betas" else v for k, v in group.items()}
+            for group in saved["param_groups"]
+        ]
+        optimizer.load_state_dict({"state": state, "param_groups": groups})
+        if scheduler is not None and self.info.get("scheduler"):
+            saved_scheduler = dict(self.info["scheduler"])
+            if "T_max" in saved_scheduler:  # a longer phase on resume keeps its new length
+                saved_scheduler["T_max"] = scheduler.T_max
+            scheduler.load_state_dict(saved_scheduler)
+
+    def restore_rng(self) -> None:
+        rng = self.info.get("rng") or {}
+        if "python" in rng:
+            random.setstate(_to_tuple(rng["python"]))
+        if "numpy" in rng:
+            kind, keys, pos, has_gauss, cached = rng["numpy"]
+            np.random.set_state((kind, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
+        if "rng.torch" in self.tensors:
+            torch.set_rng_state(self.tensors["rng.torch"])
+
+
+@dataclass
+class RunResult:
+    """What `fit` returns (on every process)."""
+
+    run_dir: Path
+    run_name: str
+    status: str
+    epochs_done: int
+    best_epoch: int
+    best_val_acc: float | None
+    best_val_loss: float | None
+    test: dict[str, Any]
+    history: list[dict[str, Any]]
+    checkpoint: Path | None
+    no_hand: dict[str, Any]
+    class_names: list[str]

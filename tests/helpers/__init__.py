@@ -1,0 +1,1 @@
+"""Helpers shared by tests and benchmarks (real-photo clips, fixtures that are not fixtures)."""
