@@ -10,6 +10,8 @@ import pytest
 from asl_core.settings import data_dir
 
 os.environ.setdefault("WANDB_MODE", "offline")
+
+
 os.environ.setdefault("WANDB_SILENT", "true")
 
 
@@ -33,12 +35,3 @@ def letters_root(data_root: Path) -> Path:
     if not (root / "MANIFEST.csv").exists():
         pytest.skip(f"grassknoted_letters not found under {data_root}")
     return root
-
-
-def massey_photo(massey_root: Path, label: str, signer: str = "hand1", index: int = 1) -> Path:
-    """One real Massey photo: massey_photo(root, 'a') is images/a/hand1_a_bot_seg_1_cropped.jpeg."""
-    folder = massey_root / "images" / label.lower()
-    exact = folder / f"{signer}_{label.lower()}_bot_seg_{index}_cropped.jpeg"
-    if exact.exists():
-        return exact
-    return sorted(folder.glob(f"{signer}_*.jpeg"))[index - 1]

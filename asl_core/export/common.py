@@ -157,8 +157,8 @@ def _check(
     `photos` (the calibration inputs, built from real photos) are used when given: random
     inputs lie outside the calibrated ranges of a static int8 model. Otherwise random inputs
     of the declared shape say whether the conversion is faithful; agreement on held-out REAL
-    photos, which is what quantisation must keep, is measured by tests/test_export.py and
-    bench/export.py.
+    photos, which is what quantisation must keep, is measured by
+    tests/unit/export/test_export.py and bench/export.py.
     """
     if photos:
         inputs = torch.stack(list(photos[:CHECK_PHOTOS]))

@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.browser import (
+from tests.helpers.browser import (
     REPO_ROOT,
     assert_no_exception,
     free_port,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.browser import (
+from tests.helpers.browser import (
     REPO_ROOT,
     assert_images_load,
     assert_no_exception,

@@ -39,8 +39,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
+
+
 # Always passed: root needs --no-sandbox; the rest keeps Chromium off the network.
 BASE_FLAGS: tuple[str, ...] = (
     "--no-sandbox",
@@ -52,18 +57,17 @@ BASE_FLAGS: tuple[str, ...] = (
     "--disable-sync",
     "--disable-dev-shm-usage",
 )
+
+
 APP_START_TIMEOUT_S = 90.0
+
+
 # What Streamlit renders for an uncaught exception, and for its own error boxes.
 EXCEPTION_SELECTOR = '[data-testid="stException"]'
 
 
 class BrowserUnavailable(RuntimeError):
     """No Chromium and no way to install one here; the message says why."""
-
-
-# --------------------------------------------------------------------------------------------
-# Chromium
-# --------------------------------------------------------------------------------------------
 
 
 def find_chromium() -> str | None:
@@ -149,11 +153,6 @@ def launch_browser(
             yield browser
         finally:
             browser.close()
-
-
-# --------------------------------------------------------------------------------------------
-# The app
-# --------------------------------------------------------------------------------------------
 
 
 def free_port() -> int:
@@ -254,11 +253,6 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
-
-
-# --------------------------------------------------------------------------------------------
-# Pages
-# --------------------------------------------------------------------------------------------
 
 
 def wait_for_app(page: Page, timeout_s: float = 60.0, settle_s: float = 1.0) -> None:

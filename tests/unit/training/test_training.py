@@ -39,6 +39,8 @@ from asl_core.training.optim import (
 )
 
 SLICE = {"datasets": ["massey36"], "classes": ["B", "C", "L", "V", "W", "Y"], "limit_per_class": 10}
+
+
 CONFIGS = REPO_ROOT / "training" / "configs"
 
 
@@ -75,9 +77,6 @@ def tiny(tmp_path: Path, **changes) -> TrainConfig:
 
 def read_json(path: Path) -> dict:
     return json.loads(path.read_text())
-
-
-# --- configuration ------------------------------------------------------------------------
 
 
 def test_every_shipped_config_loads_and_reproduces_its_seed() -> None:
@@ -155,9 +154,6 @@ def test_progress_line_reports_rate_and_time_left() -> None:
     line.close()
     text = stream.getvalue()
     assert "MediaPipe 4/4 photos" in text and "/s" in text and "left" in text
-
-
-# --- whole runs ---------------------------------------------------------------------------
 
 
 def test_landmark_run_writes_the_run_folder(massey_root, tmp_path) -> None:
@@ -431,9 +427,6 @@ def test_resnet18_recipe_stops_at_once_without_weights(tmp_path, monkeypatch) ->
     with pytest.raises(PretrainedWeightsMissing, match=r"resnet18-f37072fd\.pth"):
         fit(config)
     assert not (tmp_path / "r").exists()  # failed before any run folder or MediaPipe
-
-
-# --- the command line ---------------------------------------------------------------------
 
 
 def _slice_args() -> list[str]:

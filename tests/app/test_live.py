@@ -43,10 +43,6 @@ from tests.helpers.clips import (
     write_clip,
 )
 
-# --------------------------------------------------------------------------------------------
-# ICE servers
-# --------------------------------------------------------------------------------------------
-
 TURN = {"urls": ["turn:turn.example.org:3478"], "username": "u", "credential": "c"}
 
 
@@ -100,11 +96,6 @@ def test_which_addresses_need_https() -> None:
     assert insecure_context_warning("https://asl.example.org/Live") is None
     warning = insecure_context_warning("http://192.168.1.20:8501/Live")
     assert warning and "HTTPS" in warning and "localhost" in warning
-
-
-# --------------------------------------------------------------------------------------------
-# The frame adapter
-# --------------------------------------------------------------------------------------------
 
 
 class SlowRecognizer:
@@ -261,11 +252,6 @@ def test_stage_timings_read_in_pipeline_order() -> None:
     assert text == "detect 24.3 ms · model 0.4 ms · overlay 1.0 ms"
 
 
-# --------------------------------------------------------------------------------------------
-# Connection watch and its explanations
-# --------------------------------------------------------------------------------------------
-
-
 def test_start_without_video_times_out() -> None:
     watch = ConnectionWatch(timeout_s=8.0)
     assert watch.status(None, now=0.0) is ConnectionStatus.IDLE
@@ -302,11 +288,6 @@ def test_explanations_fit_where_the_app_runs() -> None:
     assert any("HTTPS" in line for line in plain_http)
     for status in (ConnectionStatus.IDLE, ConnectionStatus.CONNECTING, ConnectionStatus.LIVE):
         assert connection_help(status, url="http://localhost:8501", ice_configured=False) == []
-
-
-# --------------------------------------------------------------------------------------------
-# Snapshot mode
-# --------------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -348,11 +329,6 @@ def test_snapshot_without_a_hand_says_so(live_session: LiveSession) -> None:
     reading = read_snapshot(live_session.recognizer, blank_frame(background=(90, 90, 90)))
     assert reading.letter is None and not reading.prediction.hand
     assert "No hand" in reading.message
-
-
-# --------------------------------------------------------------------------------------------
-# Fake-webcam clips
-# --------------------------------------------------------------------------------------------
 
 
 def two_letter_clip() -> list:

@@ -28,11 +28,18 @@ from asl_core.__main__ import main as cli_main
 from asl_core.export.checkpoint_export import export_checkpoint
 from asl_core.inference.predictor import default_model_path
 from asl_core.serve.api import MAX_UPLOAD_BYTES, create_app
-from tests.conftest import massey_photo
+from asl_core.settings import REPO_ROOT
+from tests.helpers.photos import massey_photo
 
 STARTUP_TIMEOUT_S = 60
+
+
 REQUEST_TIMEOUT_S = 30
+
+
 BOUNDARY = "aslboundary"
+
+
 MULTIPART_HEAD = (
     f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="big.jpg"\r\n'
     "Content-Type: image/jpeg\r\n\r\n"
@@ -108,9 +115,6 @@ def read_status_line(connection: socket.socket) -> str:
     return data.split(b"\r\n", 1)[0].decode()
 
 
-# --- answers --------------------------------------------------------------------------------
-
-
 def test_health_and_labels(client: httpx.Client) -> None:
     health = client.get("/health")
     assert health.status_code == 200
@@ -162,9 +166,6 @@ def test_a_photo_without_a_hand_says_so(
     assert response.status_code == 200
     assert response.json() == {**from_cli, "path": "wall.png"}
     assert response.json()["hand"] is False and response.json()["label"] is None
-
-
-# --- refusals -------------------------------------------------------------------------------
 
 
 def test_a_file_that_is_not_an_image_gets_415_saying_what_it_is(client: httpx.Client) -> None:
@@ -250,9 +251,6 @@ def test_a_chunked_upload_is_cut_off_at_the_limit(server: LiveServer) -> None:
         assert read_status_line(connection).startswith("HTTP/1.1 413")
 
 
-# --- other models and the documented commands -----------------------------------------------
-
-
 def test_serves_an_exported_onnx_model(
     tmp_path: Path, massey_root: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -273,7 +271,7 @@ def test_the_documented_command_starts_the_server(
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    root = Path(__file__).resolve().parents[1]
+    root = REPO_ROOT
     env = {**os.environ, "PYTHONPATH": str(root)}
     process = subprocess.Popen(
         [sys.executable, "-m", "asl_core.serve.api", "--port", str(port)],

@@ -46,7 +46,7 @@ from asl_core.data.features import FeatureCache
 from asl_core.data.sources import load_folder
 from asl_core.io.images import load_image
 from asl_core.vision.hands import HandDetection, HandDetector
-from tests.conftest import massey_photo
+from tests.helpers.photos import massey_photo
 
 Usage = namedtuple("Usage", "total used free")
 
@@ -74,9 +74,6 @@ def hand_photos(
         assert det is not None
         found.append((rgb, det))
     return found
-
-
-# --- names ------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -124,9 +121,6 @@ def test_a_name_differing_only_in_case_joins_the_existing_class() -> None:
     assert class_name("b", []) == "B"
     with pytest.raises(InvalidNameError, match="signer name"):
         signer_name("me/you")
-
-
-# --- manifest, layout, delete ------------------------------------------------------------------
 
 
 def read_rows(folder: Path) -> list[dict[str, str]]:
@@ -177,9 +171,6 @@ def test_delete_updates_the_manifest_and_removes_the_file(tmp_path: Path, hand_p
     assert read_rows(store.root) == []
     assert not (store.root / "images" / "B").exists()  # the emptied class folder goes too
     assert store.delete([]) == 0
-
-
-# --- the lock ----------------------------------------------------------------------------------
 
 
 def test_lock_refuses_a_second_writer_until_the_first_releases(tmp_path: Path, hand_photos) -> None:
@@ -267,9 +258,6 @@ def test_release_never_removes_another_sessions_lock(tmp_path: Path) -> None:
     assert path.exists()
 
 
-# --- read-only folders and full disks ----------------------------------------------------------
-
-
 @pytest.mark.skipif(
     hasattr(os, "geteuid") and os.geteuid() == 0,
     reason="running as root, which writes through chmod 0o555; the simulated tests below "
@@ -322,9 +310,6 @@ def test_a_nearly_full_disk_is_refused_and_nothing_is_written(tmp_path: Path, ha
     assert not (tmp_path / "captures" / "MANIFEST.csv").exists()
 
 
-# --- snapshots ---------------------------------------------------------------------------------
-
-
 def test_snapshots_are_saved_only_when_a_hand_is_found(
     tmp_path: Path, massey_root: Path, detector: HandDetector
 ) -> None:
@@ -347,9 +332,6 @@ def test_snapshots_are_saved_only_when_a_hand_is_found(
     assert session.problem() is None
     session.close()
     assert not (session.folder / LOCK_NAME).exists()
-
-
-# --- the live throttle and frame callback ------------------------------------------------------
 
 
 def test_throttle_counts_down_then_saves_at_the_rate_up_to_the_count() -> None:

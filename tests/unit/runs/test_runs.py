@@ -18,11 +18,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from wandb.apis.public.files import File as WandbFile
-from wandb.apis.public.runs import Run as WandbRun
-from wandb.errors import AuthenticationError, CommError
-
-from asl_core.models import checkpoint as checkpoint_module
 from asl_core.runs import local as runs_module
 from asl_core.runs.local import LocalRunSource, load_local_run
 from asl_core.runs.records import Run, RunSourceError
@@ -35,83 +30,15 @@ from asl_core.runs.tables import (
     runs_table,
 )
 from asl_core.runs.wandb_source import WandbRunSource, run_from_wandb
-from asl_core.settings import REPO_ROOT
+from wandb.apis.public.files import File as WandbFile
+from wandb.apis.public.runs import Run as WandbRun
+from wandb.errors import AuthenticationError, CommError
 
-TRAIN_CONFIG = "training/configs/landmark_mlp.yaml"
-GROUP = "lr-grid"
-# Two tiny runs of one group, on Massey only: a random split, and leave-one-signer-out (hand3
-# never seen in training) with another learning rate.
-RUN_OVERRIDES: tuple[tuple[str, ...], ...] = (
-    ("lr=0.01", f"group={GROUP}"),
-    ("lr=0.003", f"group={GROUP}", "split.name=loso", "split.test_signer=hand3"),
-)
-EPOCHS = 2
+from asl_core.models import checkpoint as checkpoint_module
+from tests.helpers.runs import EPOCHS, GROUP, RUN_OVERRIDES, TRAIN_CONFIG, run_folders, train_real_runs, truncate_last_line
+
 EPOCH_KEYS = ["train_loss", "train_acc", "val_loss", "val_acc", "val_precision", "val_recall"]
 
-
-# ------------------------------------------------------------------ real runs, once a session
-
-
-def train_real_runs(base: Path, data_root: Path) -> Path:
-    """Train RUN_OVERRIDES with the real CLI into `base/runs` once per session and return it.
-
-    Shared by test_runs.py and test_runs_page.py through the marker file, whichever asks first.
-    """
-    runs_dir = base / "runs"
-    if (base / "trained.ok").exists():
-        return runs_dir
-    if not (REPO_ROOT / "training" / "train.py").is_file():
-        pytest.skip("training CLI not available yet (training/train.py is missing)")
-    env = {
-        **os.environ,
-        "ASL_DATA_DIR": str(data_root),
-        "WANDB_MODE": "offline",
-        "WANDB_SILENT": "true",
-    }
-    # Both at once: most of a tiny run is imports and W&B start-up, and the feature cache
-    # they share is written atomically.
-    processes = [
-        subprocess.Popen(
-            train_command(runs_dir, overrides),
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for overrides in RUN_OVERRIDES
-    ]
-    try:
-        for process in processes:
-            output, _ = process.communicate(timeout=600)
-            assert process.returncode == 0, f"training failed:\n{output}"
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.kill()
-    (base / "trained.ok").write_text("ok")
-    return runs_dir
-
-
-def train_command(runs_dir: Path, overrides: tuple[str, ...]) -> list[str]:
-    command = [
-        sys.executable,
-        "-m",
-        "training.train",
-        "--config",
-        TRAIN_CONFIG,
-        "--set",
-        f"epochs={EPOCHS}",
-        "--limit-per-class",
-        "4",
-        "--data",
-        "massey36",
-        "--runs-dir",
-        str(runs_dir),
-    ]
-    for override in overrides:
-        command += ["--set", override]
-    return command
 
 
 @pytest.fixture(scope="session")
@@ -133,15 +60,6 @@ def scratch_runs(real_runs_dir: Path, tmp_path: Path) -> Path:
     """A writable copy of the real runs (tests break it freely)."""
     runs_module.clear_cache()
     return Path(shutil.copytree(real_runs_dir, tmp_path / "runs", symlinks=True))
-
-
-def run_folders(runs_dir: Path) -> list[Path]:
-    return sorted(
-        path.parent for path in runs_dir.rglob("config.json") if "wandb" not in path.parts
-    )
-
-
-# ------------------------------------------------------------------------ real local runs
 
 
 def test_real_runs_read_completely(real_runs: list[Run]) -> None:
@@ -227,15 +145,6 @@ def test_history_csv_round_trips(real_runs: list[Run]) -> None:
     back = pd.read_csv(io.BytesIO(history_csv(run)))
     assert list(back.columns) == list(run.history.columns)
     assert back["val_acc"].tolist() == pytest.approx(run.history["val_acc"].tolist())
-
-
-# ---------------------------------------------------------------------------- broken runs
-
-
-def truncate_last_line(path: Path) -> None:
-    data = path.read_bytes().rstrip(b"\n")
-    last_line_start = data.rfind(b"\n") + 1
-    path.write_bytes(data[: last_line_start + (len(data) - last_line_start) // 2])
 
 
 def test_broken_runs_are_flagged_and_the_others_still_listed(scratch_runs: Path) -> None:
@@ -379,9 +288,6 @@ def test_confusion_falls_back_to_wandb_tables(scratch_runs: Path) -> None:
     assert matrix.tolist() == expected.matrix[np.ix_(index, index)].tolist()
 
 
-# ---------------------------------------------------------------------------------- cache
-
-
 def count_reads(monkeypatch: pytest.MonkeyPatch) -> Counter[Path]:
     reads: Counter[Path] = Counter()
     real_read = runs_module._read_text
@@ -431,9 +337,6 @@ def test_listing_again_rereads_only_changed_runs(
     again = {run.name: run for run in source.list_runs()}
     assert reads and {path.parent for path in reads} == {changed}
     assert again[unchanged.name] is not None and len(again[changed.name].history) == EPOCHS
-
-
-# ------------------------------------------------------------------------------------ W&B
 
 
 def wandb_table(labels: list[str], matrix: np.ndarray) -> dict[str, Any]:

@@ -19,7 +19,11 @@ from asl_core.vision.views import mirror_image
 from tests.helpers.clips import ClipFrame, blank_frame, build_spelling_clip
 
 WORDS = "CAB HI"
+
+
 WORD = "CAB"
+
+
 FPS = 30
 
 

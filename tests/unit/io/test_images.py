@@ -23,7 +23,7 @@ from asl_core.io.images import (
     load_image,
     to_bgr,
 )
-from tests.conftest import massey_photo
+from tests.helpers.photos import massey_photo
 
 EXIF_ORIENTATION = 0x0112
 
@@ -56,9 +56,6 @@ def _correlation(a: np.ndarray, b: np.ndarray) -> float:
 def _png_chunk(kind: bytes, payload: bytes) -> bytes:
     body = kind + payload
     return struct.pack(">I", len(payload)) + body + struct.pack(">I", zlib.crc32(body))
-
-
-# --- ordinary inputs ----------------------------------------------------------------------
 
 
 def test_path_str_bytes_and_file_object_give_the_same_rgb_array(photo_path: Path) -> None:
@@ -168,9 +165,6 @@ def test_animated_gif_gives_the_first_frame(photo: Image.Image) -> None:
     assert _mean_abs_diff(rgb, np.asarray(second)) > 100
 
 
-# --- refusals ---------------------------------------------------------------------------
-
-
 def test_tiny_image_is_refused(photo: Image.Image) -> None:
     tiny = photo.resize((20, 20))
     with pytest.raises(ImageTooSmallError) as info:
@@ -252,9 +246,6 @@ def test_every_error_is_a_value_error() -> None:
     for cls in (NotAnImageError, TruncatedImageError, ImageTooLargeError, ImageTooSmallError):
         assert issubclass(cls, ImageError)
         assert issubclass(cls, ValueError)
-
-
-# --- helpers ------------------------------------------------------------------------------
 
 
 def test_downscale_for_detection(photo: Image.Image) -> None:

@@ -1,20 +1,17 @@
 """The classify page's logic without Streamlit: one file -> result, batch table/CSV, models.
 
 The sample builders at the top (`non_image_bytes`, `truncated_jpeg`, `huge_png`, ...) are
-reused by the page tests in test_app_pages.py.
+reused by the page tests in test_app_pages.py through tests/helpers/files.py.
 """
 
 from __future__ import annotations
 
 import base64
-import functools
 import io
 import logging
 import os
 import statistics
-import struct
 import time
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -46,79 +43,20 @@ from asl_core.app.model_catalog import (
     select_model,
 )
 from asl_core.inference.predictor import Predictor, default_model_path
-from asl_core.models.checkpoint import read_meta, save_checkpoint
-from asl_core.models.registry import create_model
-from tests.conftest import massey_photo
-
-# --------------------------------------------------------------------------------------------
-# Sample files (real photos come from ../shared/data through the conftest fixtures)
-# --------------------------------------------------------------------------------------------
-
-# A PDF renamed to .jpg: what people upload by mistake, and an extension the uploader accepts.
-NON_IMAGE = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer\n%%EOF\n"
-HUGE_SIZE = (8000, 6250)  # 50 megapixels, above the 40 MP limit of asl_core.io.images
+from asl_core.models.checkpoint import read_meta
+from tests.helpers.files import (
+    NON_IMAGE,
+    grey_photo,
+    huge_png,
+    side_by_side,
+    tiny_checkpoint,
+    truncated_jpeg,
+    two_hand_photos,
+)
+from tests.helpers.photos import massey_photo
 
 # Pillow warns about the 50 MP header before asl_core.io.images refuses it: expected here.
 pytestmark = pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
-
-
-def png_bytes(rgb: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def grey_photo(width: int = 640, height: int = 480) -> bytes:
-    """A flat grey picture: a valid image with no hand in it."""
-    return png_bytes(np.full((height, width, 3), 128, dtype=np.uint8))
-
-
-def truncated_jpeg(photo: Path) -> bytes:
-    """The first half of a real photo: an interrupted upload."""
-    data = photo.read_bytes()
-    return data[: len(data) // 2]
-
-
-@functools.cache
-def huge_png(width: int = HUGE_SIZE[0], height: int = HUGE_SIZE[1]) -> bytes:
-    """A real, valid 50 MP PNG of one flat colour, written row by row (a few hundred KB).
-
-    Streaming the rows through zlib avoids holding the 150 MB of pixels in memory.
-    """
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-        )
-
-    row = b"\x00" + bytes((90, 120, 150)) * width  # filter byte 0, then RGB pixels
-    compressor = zlib.compressobj(6)
-    compressed = [compressor.compress(row) for _ in range(height)]
-    compressed.append(compressor.flush())
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", b"".join(compressed))
-        + chunk(b"IEND", b"")
-    )
-
-
-def side_by_side(left: Path, right: Path) -> bytes:
-    """Two real photos next to each other: a picture with two hands."""
-    images = [np.asarray(Image.open(path).convert("RGB")) for path in (left, right)]
-    height = min(image.shape[0] for image in images)
-    return png_bytes(np.concatenate([image[:height] for image in images], axis=1))
-
-
-def two_hand_photos(massey_root: Path) -> tuple[Path, Path]:
-    """A (larger hand) and B of the same signer: MediaPipe finds both hands side by side."""
-    return massey_photo(massey_root, "a", "hand5"), massey_photo(massey_root, "b", "hand5")
-
-
-# --------------------------------------------------------------------------------------------
-# One file -> one result
-# --------------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -226,11 +164,6 @@ def test_one_megapixel_photo_is_answered_well_under_a_second(
     assert statistics.median(seconds) < 0.5, seconds
 
 
-# --------------------------------------------------------------------------------------------
-# Batch table and CSV
-# --------------------------------------------------------------------------------------------
-
-
 def test_batch_table_and_csv(predictor: Predictor, massey_root: Path) -> None:
     good = massey_photo(massey_root, "a", "hand5")
     results = [
@@ -271,23 +204,6 @@ def test_thumbnail_is_small() -> None:
     uri = thumbnail_data_uri(np.zeros((3000, 4000, 3), dtype=np.uint8))
     image = Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
     assert image.size == (96, 72)
-
-
-# --------------------------------------------------------------------------------------------
-# Models: discovery, selection, description
-# --------------------------------------------------------------------------------------------
-
-
-def tiny_checkpoint(path: Path, metrics: dict | None = None) -> Path:
-    model = create_model("landmark_mlp", num_classes=3, hidden=[8])
-    return save_checkpoint(
-        path,
-        model,
-        ["A", "B", "C"],
-        architecture="landmark_mlp",
-        arch_kwargs={"hidden": [8]},
-        metrics=metrics or {"loso_mean_acc": 0.5, "random_split_acc": 0.9},
-    )
 
 
 def test_discovery_lists_the_default_first_then_runs(tmp_path: Path) -> None:

@@ -20,7 +20,11 @@ from asl_core.models.registry import (
 )
 
 NUM_CLASSES = 5
+
+
 CLASSES = ["A", "B", "C", "D", "E"]
+
+
 REQUIRED = {"custom_cnn", "mobilenet_v2", "resnet18", "small_cnn", "scratch_mlp",
             "baseline_cnn", "enhanced_cnn", "cnn_lstm", "landmark_mlp", "vgg16"}  # fmt: skip
 
@@ -153,9 +157,6 @@ def test_unknown_architecture_and_bad_arguments_are_named() -> None:
         create_model("small_cnn", NUM_CLASSES, pretrained=True)
     with pytest.raises(ValueError, match="at least 2"):
         create_model("landmark_mlp", 1)
-
-
-# --- corrupted and mismatched checkpoints --------------------------------------------------
 
 
 @pytest.fixture

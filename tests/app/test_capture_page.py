@@ -31,10 +31,12 @@ from streamlit.testing.v1 import AppTest
 
 from asl_core.capture.store import NO_HAND_MESSAGE, CaptureStore
 from asl_core.settings import REPO_ROOT
-from tests.conftest import massey_photo
-from tests.test_personalise import capture_real_photos, cut_down_checkpoint
+from tests.helpers.captures import capture_real_photos, cut_down_checkpoint
+from tests.helpers.photos import massey_photo
 
 PAGE = str(REPO_ROOT / "pages" / "4_Capture.py")
+
+
 TIMEOUT_S = 120  # the first run imports torch, MediaPipe and streamlit-webrtc
 
 
@@ -258,9 +260,9 @@ def test_personalising_from_the_page_reports_before_and_after(
     assert "6 classes" in texts(at.sidebar.caption)  # 4 shipped + HELLO-SIGN + THANKS-SIGN
 
 
-# --- the live camera in a real browser -------------------------------------------------------
-
 LIVE_PHOTO = ("L", "L1330.jpg")  # a grassknoted photo MediaPipe tracks in video mode (e2e live)
+
+
 IFRAME = 'iframe[title="streamlit_webrtc.component.webrtc_streamer"]'
 
 
@@ -271,7 +273,7 @@ def test_live_capture_in_chromium_saves_hand_frames_at_the_rate(
 ) -> None:
     """START the webcam (Chromium's fake camera plays real photos of a hand), then Start
     capturing: 30 frames with a hand are saved, at most 3 a second, under a new sign's name."""
-    from tests.e2e.browser import (
+    from tests.helpers.browser import (
         assert_no_exception,
         free_port,
         launch_browser,

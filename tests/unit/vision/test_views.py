@@ -24,7 +24,7 @@ from asl_core.vision.views import (
     mirror_landmark_vector,
     skeleton_image,
 )
-from tests.conftest import massey_photo
+from tests.helpers.photos import massey_photo
 
 # Photos of open-hand and fist signs, from different signers.
 MIRROR_SAMPLE = [
@@ -83,9 +83,6 @@ def test_pipeline_version_is_a_string() -> None:
     assert LANDMARK_DIM == 63
 
 
-# --- crop ---------------------------------------------------------------------------------
-
-
 def test_hand_crop_shape_and_content(photo: np.ndarray, detection: HandDetection) -> None:
     crop = hand_crop(photo, detection)
     assert crop.shape == (224, 224, 3)
@@ -119,9 +116,6 @@ def test_hand_crop_refuses_another_image(photo: np.ndarray, detection: HandDetec
         hand_crop(photo[:200], detection)
 
 
-# --- skeleton -----------------------------------------------------------------------------
-
-
 def test_skeleton_image_is_a_coloured_hand_on_black(detection: HandDetection) -> None:
     skeleton = skeleton_image(detection)
     assert skeleton.shape == (224, 224, 3)
@@ -152,9 +146,6 @@ def test_skeleton_thickness_and_size(detection: HandDetection) -> None:
     thick = skeleton_image(detection, size=128, thickness=4)
     assert thin.shape == (128, 128, 3)
     assert (thick.max(axis=2) > 0).sum() > (thin.max(axis=2) > 0).sum()
-
-
-# --- landmark vector ----------------------------------------------------------------------
 
 
 def test_landmark_vector_is_wrist_centred_and_unit_radius(detection: HandDetection) -> None:
@@ -235,9 +226,6 @@ def test_degenerate_landmarks_give_zeros() -> None:
     assert not landmark_vector(np.ones((21, 3), dtype=np.float32)).any()
     with pytest.raises(ValueError, match="21x3"):
         landmark_vector(np.zeros((20, 3)))
-
-
-# --- mirroring and overlay ----------------------------------------------------------------
 
 
 def test_mirror_image_and_detection_agree(photo: np.ndarray, detection: HandDetection) -> None:

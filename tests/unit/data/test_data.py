@@ -34,6 +34,8 @@ from asl_core.settings import data_dir
 from asl_core.vision import views
 
 MASSEY_SIGNER_COUNTS = {"hand1": 900, "hand2": 895, "hand3": 180, "hand4": 180, "hand5": 360}
+
+
 SLICE_CLASSES = ["B", "C", "L", "V", "W", "Y"]
 
 
@@ -61,9 +63,6 @@ def copy_photos(massey_root: Path, target: Path, per_class: dict[str, int]) -> l
         for source in sorted((massey_root / "images" / label).glob("hand*_*.jpeg"))[:count]:
             copied.append(Path(shutil.copy(source, folder / source.name)))
     return copied
-
-
-# --- loading ------------------------------------------------------------------------------
 
 
 def test_massey_manifest_loads_labels_signers_and_hashes(massey) -> None:
@@ -144,9 +143,6 @@ def test_npz_loader_reads_images_and_int_labels(massey_root, tmp_path: Path) -> 
     np.savez(pickled, images=images, labels=np.array([object(), object()], dtype=object))
     with pytest.raises(DatasetError, match="without pickle"):
         load_npz(pickled)
-
-
-# --- splits -------------------------------------------------------------------------------
 
 
 def _assert_disjoint_cover(split, n: int, *, cover: bool = True) -> None:
@@ -231,9 +227,6 @@ def test_lodo_tests_on_the_left_out_dataset(massey_root, letters_root) -> None:
 def test_unknown_split_name_is_refused(massey) -> None:
     with pytest.raises(ValueError, match="random, kfold, loso, lodo"):
         make_split(massey.samples, "stratified")
-
-
-# --- feature cache ------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -334,9 +327,6 @@ def test_landmark_csv_round_trip_skips_mediapipe(small_tree, tmp_path, monkeypat
     spec = create_model("small_cnn", 3).input_spec
     with pytest.raises(DatasetError, match="landmark"):
         AslDataset(csv_table, range(len(loaded)), ["B", "L"], spec, eval_preset(spec))
-
-
-# --- the torch dataset --------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(

@@ -17,8 +17,7 @@ from streamlit.testing.v1 import AppTest
 from asl_core.app.classify import NO_HAND_ADVICE
 from asl_core.app.model_catalog import DEFAULT_MODEL_NAME
 from asl_core.inference.predictor import default_model_path
-from tests.conftest import massey_photo
-from tests.test_classify import (
+from tests.helpers.files import (
     NON_IMAGE,
     grey_photo,
     huge_png,
@@ -27,10 +26,14 @@ from tests.test_classify import (
     truncated_jpeg,
     two_hand_photos,
 )
+from tests.helpers.photos import massey_photo
 
 CLASSIFY_PAGE = "pages/1_Classify.py"
+
+
 # The first run imports torch and MediaPipe and loads the model (a few seconds on 2 cores).
 TIMEOUT_S = 90
+
 
 pytestmark = pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
 

@@ -33,13 +33,21 @@ from asl_core.vision.hands import HandDetector
 from asl_core.vision.spec import InputSpec
 from asl_core.vision.tensors import detection_input
 from asl_core.vision.views import mirror_detection, mirror_image
-from tests.conftest import massey_photo
+from tests.helpers.photos import massey_photo
 from training.export import main as export_main
 
 FP32_MAX_LOGIT_DIFF = 1e-3
+
+
 INT8_MIN_TOP1_AGREEMENT = 0.95
+
+
 NUM_PHOTOS = 40
+
+
 SIGNERS = ("hand1", "hand2", "hand3", "hand4", "hand5")
+
+
 CLASSES = [str(d) for d in range(10)] + [chr(c) for c in range(ord("a"), ord("z") + 1)]
 
 
@@ -112,9 +120,6 @@ def agreement(a: torch.Tensor, b: torch.Tensor) -> float:
     return int((a.argmax(1) == b.argmax(1)).sum()) / len(a)
 
 
-# --- fp32: the same answers -----------------------------------------------------------------
-
-
 def test_fp32_onnx_gives_pytorch_logits_on_real_photos(
     shipped: Path, reference: tuple, tmp_path: Path
 ) -> None:
@@ -154,9 +159,6 @@ def test_image_model_exports_faithfully_on_real_hand_crops(
         assert torch.equal(got.argmax(1), expected.argmax(1)), fmt
 
 
-# --- int8: the same top-1 -------------------------------------------------------------------
-
-
 @pytest.mark.parametrize(
     ("fmt", "quantize"),
     [("onnx", "int8"), ("onnx", "int8-static"), ("torchscript", "int8")],
@@ -189,9 +191,6 @@ def test_int8_onnx_is_smaller(shipped: Path, tmp_path: Path) -> None:
     fp32 = export_checkpoint(shipped, "onnx", output=tmp_path / "fp32.onnx")
     int8 = export_checkpoint(shipped, "onnx", output=tmp_path / "int8.onnx", quantize="int8")
     assert int8.size_bytes < 0.5 * fp32.size_bytes
-
-
-# --- metadata travels with the file ---------------------------------------------------------
 
 
 def test_onnx_carries_checkpoint_metadata_inside_and_beside(shipped: Path, tmp_path: Path) -> None:
@@ -240,9 +239,6 @@ def test_predictor_runs_an_exported_onnx_like_its_checkpoint(
             assert a.confidence == pytest.approx(b.confidence, abs=1e-4)
 
 
-# --- pruning --------------------------------------------------------------------------------
-
-
 def test_pruning_is_permanent_and_exported(shipped: Path, tmp_path: Path) -> None:
     model = load_checkpoint(shipped).model
     report = prune_model(model, 0.3)
@@ -252,9 +248,6 @@ def test_pruning_is_permanent_and_exported(shipped: Path, tmp_path: Path) -> Non
     assert result.record["export"]["pruning"]["sparsity"] == pytest.approx(0.3, abs=0.01)
     # The export matches the PRUNED model (the check inside export_checkpoint compares them).
     assert result.record["export"]["check"]["max_abs_logit_diff"] < FP32_MAX_LOGIT_DIFF
-
-
-# --- the command line and its refusals ------------------------------------------------------
 
 
 def test_command_line_exports_and_names_the_file(
@@ -303,9 +296,6 @@ def test_onnx_loader_refuses_what_it_cannot_use(tmp_path: Path) -> None:
     assert issubclass(OnnxModelError, CheckpointError)
 
 
-# --- which signers a model has seen ---------------------------------------------------------
-
-
 def test_unseen_signers_only_when_the_checkpoint_says(shipped: Path) -> None:
     meta = read_meta(shipped)
     everyone = set(SIGNERS)
@@ -316,9 +306,6 @@ def test_unseen_signers_only_when_the_checkpoint_says(shipped: Path) -> None:
     letters_only = {"datasets": ["grassknoted_letters"]}
     assert unseen_signers(replace(meta, data=letters_only), everyone) == everyone
     assert unseen_signers(replace(meta, data={"datasets": ["massey36"]}), everyone) is None
-
-
-# --- every architecture ---------------------------------------------------------------------
 
 
 @pytest.mark.slow

@@ -19,7 +19,7 @@ from asl_core.vision.hands import (
     corner_colour,
     pad_for_detection,
 )
-from tests.conftest import massey_photo
+from tests.helpers.photos import massey_photo
 
 SIGNERS = ("hand1", "hand2", "hand3", "hand4", "hand5")
 
