@@ -13,8 +13,8 @@ from streamlit.testing.v1 import AppTest
 from asl_core.runs import local as runs_module
 from asl_core.settings import REPO_ROOT
 
-# The real-runs helper lives in tests/helpers/runs.py; its marker file makes the training happen once
-# per session, whichever module asks first.
+# The real-runs helper (tests/helpers/runs.py) trains once per session: its marker file
+# tells whichever module asks second that the runs are there.
 from tests.helpers.runs import run_folders, train_real_runs, truncate_last_line
 
 PAGE = str(REPO_ROOT / "pages" / "3_Runs.py")

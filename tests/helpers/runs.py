@@ -52,7 +52,8 @@ def train_command(runs_dir: Path, overrides: tuple[str, ...]) -> list[str]:
 def train_real_runs(base: Path, data_root: Path) -> Path:
     """Train RUN_OVERRIDES with the real CLI into `base/runs` once per session and return it.
 
-    Shared by tests/unit/runs/test_runs.py and tests/app/test_runs_page.py through the marker file, whichever asks first.
+    Shared by tests/unit/runs/test_runs.py and tests/app/test_runs_page.py through the marker
+    file, whichever asks first.
     """
     runs_dir = base / "runs"
     if (base / "trained.ok").exists():
