@@ -5,6 +5,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
+# The app listens on this machine only; `make run ADDRESS=0.0.0.0` serves it to the network
+# (then read README "Hosting": HTTPS, TURN, and the folders the app can reach).
+ADDRESS ?= 127.0.0.1
 # torchvision looks for ImageNet weights in $TORCH_HOME/hub/checkpoints (default ~/.cache/torch).
 TORCH_HOME ?= $(HOME)/.cache/torch
 export TORCH_HOME
@@ -27,7 +30,7 @@ $(TORCH_HOME)/hub/checkpoints/mobilenet_v2-b0353104.pth: | $(VENV)/.installed
 	$(BIN)/python scripts/install_weights.py --dest $(TORCH_HOME)/hub/checkpoints
 
 run: setup
-	$(BIN)/streamlit run Home.py --server.port $(PORT) --server.headless true
+	$(BIN)/streamlit run Home.py --server.address $(ADDRESS) --server.port $(PORT) --server.headless true
 
 test: setup
 	$(BIN)/ruff check .
