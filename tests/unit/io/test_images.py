@@ -12,15 +12,21 @@ import pytest
 from PIL import Image
 
 from asl_core.io.images import (
+    DECODE_MAX_SIDE,
     MAX_PIXELS,
+    MAX_SOURCE_PIXELS,
+    PHOTO_FORMATS,
     ImageError,
     ImageTooLargeError,
     ImageTooSmallError,
     NotAnImageError,
     TruncatedImageError,
+    check_photo_file,
     downscale_for_detection,
     from_bgr,
     load_image,
+    photo_suffixes,
+    sniff_format,
     to_bgr,
 )
 from tests.helpers.photos import massey_photo
@@ -205,7 +211,10 @@ def test_pdf_is_not_an_image() -> None:
     pdf = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n"
     with pytest.raises(NotAnImageError) as info:
         load_image(pdf)
-    assert str(info.value) == "This file is not an image (it looks like a PDF)."
+    assert str(info.value) == (
+        "This file is not an image (it looks like a PDF). "
+        "Photos are read as JPEG, PNG, WebP, HEIC, AVIF, BMP, GIF or TIFF."
+    )
 
 
 def test_text_file_is_not_an_image(tmp_path: Path) -> None:
@@ -264,3 +273,198 @@ def test_bgr_round_trip(photo: Image.Image) -> None:
     bgr = to_bgr(rgb)
     np.testing.assert_array_equal(bgr[:, :, 0], rgb[:, :, 2])
     np.testing.assert_array_equal(from_bgr(bgr), rgb)
+
+
+# --- The allow-list: content decides, and only photo formats are decoded (issue 17, F3) ---
+
+
+@pytest.mark.parametrize(
+    ("fmt", "kwargs"),
+    [("HEIF", {"quality": 90}), ("AVIF", {"quality": 90}), ("WEBP", {}), ("TIFF", {})],
+    ids=["heic", "avif", "webp", "tiff"],
+)
+def test_phone_and_web_formats_decode(photo: Image.Image, fmt: str, kwargs: dict) -> None:
+    data = _encode(photo, fmt, **kwargs)
+    assert sniff_format(data[:64]) is not None
+    rgb = load_image(data)
+    assert rgb.shape == (400, 400, 3)
+    assert _mean_abs_diff(rgb, np.asarray(photo)) < 8
+
+
+def test_every_accepted_suffix_belongs_to_one_format() -> None:
+    suffixes = photo_suffixes()
+    assert ".heic" in suffixes and ".avif" in suffixes and ".jpg" in suffixes
+    assert len(suffixes) == len(set(suffixes))
+    assert {f.pillow for f in PHOTO_FORMATS} == {
+        "JPEG", "PNG", "WEBP", "HEIF", "AVIF", "BMP", "GIF", "TIFF"
+    }  # fmt: skip
+
+
+def test_eps_named_jpg_is_refused_without_reaching_ghostscript(
+    photo: Image.Image, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PIL import EpsImagePlugin
+
+    data = _encode(photo, "EPS")
+    assert data.startswith(b"%!PS")
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the EPS decoder (Ghostscript) was reached")
+
+    monkeypatch.setattr(EpsImagePlugin.EpsImageFile, "_open", never)
+    monkeypatch.setattr(EpsImagePlugin, "Ghostscript", never)
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(data)
+    for source in (data, path):
+        with pytest.raises(NotAnImageError) as info:
+            load_image(source)
+        assert "PostScript or EPS" in str(info.value)
+        assert "Photos are read as JPEG" in str(info.value)
+
+
+@pytest.mark.parametrize("fmt", ["PCX", "TGA", "PPM", "ICO", "DDS", "SGI"])
+def test_formats_pillow_reads_but_photos_never_use_are_refused(
+    photo: Image.Image, fmt: str
+) -> None:
+    data = _encode(photo.resize((64, 64)), fmt)
+    with Image.open(io.BytesIO(data)) as check:  # Pillow itself would decode it
+        assert check.format == fmt
+    with pytest.raises(NotAnImageError):
+        load_image(data)
+
+
+def test_a_png_named_jpg_is_read_as_the_png_it_is(photo: Image.Image, tmp_path: Path) -> None:
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(_encode(photo, "PNG"))
+    np.testing.assert_array_equal(load_image(path), np.asarray(photo))
+
+
+# --- Big files: sizes checked before reading, big JPEGs decoded small (issue 14, 17 F2/F15) ---
+
+
+def test_a_2_gb_file_is_refused_from_its_size_without_being_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "huge.jpg"
+    with path.open("wb") as handle:  # sparse: 2 GB on paper, nothing on disk
+        handle.write(b"\xff\xd8\xff\xe0")
+        handle.truncate(2 * 1024**3)
+
+    def never(self: Path) -> bytes:
+        raise AssertionError("the whole file was read")
+
+    monkeypatch.setattr(Path, "read_bytes", never)
+    with pytest.raises(ImageTooLargeError) as info:
+        load_image(path)
+    assert "The file is 2.1 GB; the limit for a photo is 104.9 MB" in str(info.value)
+    with pytest.raises(ImageTooLargeError):
+        check_photo_file(path)
+
+
+def test_a_zero_byte_file_is_empty_not_text(tmp_path: Path) -> None:
+    path = tmp_path / "empty.jpg"
+    path.touch()
+    for check in (load_image, check_photo_file):
+        with pytest.raises(NotAnImageError) as info:
+            check(path)
+        assert "empty (0 bytes)" in str(info.value)
+        assert "text" not in str(info.value)
+
+
+def test_check_photo_file_reads_only_the_head(photo_path: Path, tmp_path: Path) -> None:
+    assert check_photo_file(photo_path) == photo_path.stat().st_size
+    text = tmp_path / "notes.jpg"
+    text.write_text("my signs\n" * 1000)
+    with pytest.raises(NotAnImageError) as info:
+        check_photo_file(text)
+    assert "text file" in str(info.value)
+    with pytest.raises(IsADirectoryError):
+        check_photo_file(tmp_path)
+
+
+def test_an_oversized_file_object_is_refused(photo_path: Path) -> None:
+    data = photo_path.read_bytes()
+    with pytest.raises(ImageTooLargeError):
+        load_image(io.BytesIO(data), max_bytes=len(data) - 1)
+    with pytest.raises(ImageTooLargeError):
+        load_image(data, max_bytes=len(data) - 1)
+    assert load_image(io.BytesIO(data), max_bytes=len(data)).shape == (400, 400, 3)
+
+
+def _big_jpeg(photo: Image.Image, size: tuple[int, int], **kwargs: object) -> bytes:
+    return _encode(photo.resize(size, Image.Resampling.BILINEAR), "JPEG", quality=90, **kwargs)
+
+
+def test_a_big_jpeg_is_decoded_at_reduced_scale(photo: Image.Image) -> None:
+    data = _big_jpeg(photo, (2400, 1800))
+    rgb = load_image(data, max_side=1000)  # libjpeg decodes at 1/4: 600x450
+    assert rgb.shape == (450, 600, 3)
+    expected = np.asarray(photo.resize((600, 450), Image.Resampling.BOX))
+    assert _mean_abs_diff(rgb, expected) < 6
+    assert load_image(data).shape == (1800, 2400, 3)  # within DECODE_MAX_SIDE: full size
+    assert max(load_image(data, max_side=2000).shape) <= 2000
+
+
+def test_a_big_png_is_reduced_after_decoding(photo: Image.Image) -> None:
+    rgb = load_image(_encode(photo.resize((2400, 1800)), "PNG"), max_side=1000)
+    assert rgb.shape == (600, 800, 3)  # reduced by 3: whole factors only
+
+
+def test_exif_rotation_survives_the_reduced_scale_decode(photo: Image.Image) -> None:
+    exif = Image.Exif()
+    exif[EXIF_ORIENTATION] = 6
+    data = _big_jpeg(photo.crop((0, 0, 400, 250)), (2400, 1500), exif=exif.tobytes())
+    assert load_image(data, max_side=1000).shape == (600, 375, 3)
+
+
+def _claim_size(jpeg: bytes, width: int, height: int) -> bytes:
+    """The same JPEG with its SOF header claiming another size (a decompression bomb)."""
+    at = jpeg.index(b"\xff\xc0")  # baseline start-of-frame: length(2) precision(1) H(2) W(2)
+    return jpeg[: at + 5] + height.to_bytes(2, "big") + width.to_bytes(2, "big") + jpeg[at + 9 :]
+
+
+def test_a_jpeg_bomb_is_refused_from_its_header(photo_path: Path) -> None:
+    bomb = _claim_size(photo_path.read_bytes(), 20000, 15000)  # 300 MP in a 30 kB file
+    with pytest.raises(ImageTooLargeError) as info:
+        load_image(bomb)
+    message = str(info.value)
+    assert "300.0 megapixels (20000x15000)" in message
+    assert f"the limit is {MAX_SOURCE_PIXELS / 1e6:g} megapixels for a JPEG" in message
+
+
+def test_a_big_progressive_jpeg_is_held_to_the_full_scale_limit(photo: Image.Image) -> None:
+    data = _big_jpeg(photo, (2400, 1800), progressive=True)
+    with pytest.raises(ImageTooLargeError) as info:
+        load_image(data, max_pixels=4_000_000, max_side=1000)
+    assert "progressive JPEG" in str(info.value)
+    assert load_image(data, max_side=1000).shape == (450, 600, 3)
+
+
+@pytest.mark.slow
+def test_a_200_mp_phone_jpeg_is_answered_within_a_memory_bound(
+    photo: Image.Image, tmp_path: Path
+) -> None:
+    """16320x12240 baseline JPEG made from a real photo; decoded in a fresh process whose
+    peak resident memory (ru_maxrss) must stay under 1 GB, the issue's bound for one photo."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "200mp.jpg"
+    big = photo.resize((16320, 12240), Image.Resampling.BILINEAR)
+    big.save(path, "JPEG", quality=90)
+    del big
+    script = (
+        "import resource, sys; from asl_core.io.images import load_image; "
+        "rgb = load_image(sys.argv[1]); "
+        "print(rgb.shape[0], rgb.shape[1], resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
+    from asl_core.settings import REPO_ROOT
+
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(path)],
+        cwd=REPO_ROOT, capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    height, width, peak_kib = map(int, out)
+    assert max(height, width) <= DECODE_MAX_SIDE
+    assert (height, width) == (3060, 4080)
+    assert peak_kib * 1024 < 1e9
