@@ -1,15 +1,11 @@
-"""Training runs, read from the run folders training writes (offline) or from a W&B project
-(online), as one `Run` shape that the runs page browses, plots and compares.
+"""Training runs read from the run folders training writes (the format is
+`asl_core.runs.format`), as the `Run` records the Runs page browses, plots and compares.
 
-A local run folder (see `asl_core.training`) holds `config.json`, `metrics.jsonl` (one line per
-finished epoch), `summary.json`, `confusion/epoch_NNN.json` and `confusion/test.json`,
-`report.json` (per-class scores on the test split), `checkpoint.safetensors` +
-`checkpoint.json`, and possibly `wandb/offline-run-*/` (W&B's own offline copy). Runs of a grid
-search or k-fold may sit one level deeper, in a group folder. Every file is optional: a run is
-listed with whatever it has, and what is wrong becomes a sentence in `Run.problems`. One broken
-run never breaks the list.
+Runs of a grid search or k-fold may sit one level deeper, in a group folder. Every file is
+optional: a run is listed with whatever it has, and what is wrong becomes a sentence in
+`Run.problems`. One broken run never breaks the list.
 
-Status rule (`resolve_status`):
+Status rule (`records.resolve_status`):
 - `summary.json` says finished / stopped_early / crashed: that status.
 - It says running: the run is running while something was written recently, i.e. the newest
   of `summary.updated_at` and the mtimes of `summary.json` / `metrics.jsonl` is younger than
@@ -20,14 +16,21 @@ Status rule (`resolve_status`):
 - `metrics.jsonl` ending in a truncated line: the good lines are kept; a run that is not
   running any more is flagged and shown "incomplete" (a crash mid-write), while a running run
   is simply being written to and is not flagged.
+
+Speed (10,000 runs, `bench/runs_page.py`): listing stats LISTED_FILES of each run folder and
+reparses only a folder whose stats changed; a finished run's `Run` is kept as it was built.
+No DataFrame is built while listing (`Run.history` is made on first use), and confusion
+matrices and the report are read only for the runs a user opens (`LocalRunDetails`).
+
+Symbolic links are followed, but a link back into the listed tree (to the runs folder, a parent
+of it, or a folder already listed) is skipped and every run is listed once, by its real path.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,12 +38,26 @@ from typing import Any
 
 import pandas as pd
 
-from asl_core.runs.records import (
+from asl_core.runs.format import (
+    CHECKPOINT_META_FILE,
+    CHECKPOINT_WEIGHTS_FILE,
+    CONFIG_FILE,
+    CONFUSION_DIR,
+    METRICS_FILE,
+    REPORT_FILE,
+    RUN_MARKERS,
+    SUMMARY_FILE,
+    WANDB_DIR,
     Confusion,
     ParsedMetrics,
+    RunStatus,
+    confusion_from_record,
+    confusion_key,
+    parse_metrics,
+)
+from asl_core.runs.records import (
     Run,
     T,
-    _column_max,
     _describe,
     _epoch_key,
     _epoch_order,
@@ -49,10 +66,8 @@ from asl_core.runs.records import (
     _parse_time,
     _split_name,
     _time_from_name,
-    confusion_from_json,
     confusion_from_wandb_table,
-    history_frame,
-    parse_metrics,
+    metric_max,
     report_frame,
     resolve_status,
     wandb_confusion_tables,
@@ -62,65 +77,102 @@ from asl_core.runs.tables import runs_table, sort_runs
 MAX_DEPTH = 3
 
 
-RUN_MARKERS: tuple[str, ...] = ("config.json", "metrics.jsonl")
-
-
 # Files read when listing; their (mtime, size) decide whether a cached parse is still good.
 LISTED_FILES: tuple[str, ...] = (
-    "config.json",
-    "metrics.jsonl",
-    "summary.json",
-    "checkpoint.json",
-    "checkpoint.safetensors",
+    CONFIG_FILE,
+    METRICS_FILE,
+    SUMMARY_FILE,
+    CHECKPOINT_META_FILE,
+    CHECKPOINT_WEIGHTS_FILE,
 )
 
 
 # Folders that are never runs and never hold runs.
-SKIPPED_FOLDERS = frozenset({"wandb", "confusion", "__pycache__", "node_modules"})
+SKIPPED_FOLDERS = frozenset({WANDB_DIR, CONFUSION_DIR, "__pycache__", "node_modules"})
 
 
 # Files beside the runs of a group that describe the group (grid search, k-fold).
-GROUP_SUMMARY_FILES: tuple[str, ...] = ("sweep.json", "group.json", "kfold.json", "summary.json")
+GROUP_SUMMARY_FILES: tuple[str, ...] = ("sweep.json", "group.json", "kfold.json", SUMMARY_FILE)
+
+
+# (mtime_ns, size) of each of LISTED_FILES, (-1, -1) for one that is missing.
+Signature = tuple[tuple[int, int], ...]
+
+
+_MISSING = (-1, -1)
+
+
+def _signature(folder: str | Path) -> Signature:
+    signature = []
+    prefix = f"{folder}{os.sep}"
+    for name in LISTED_FILES:
+        try:
+            stat = os.stat(prefix + name)
+        except OSError:
+            signature.append(_MISSING)
+        else:
+            signature.append((stat.st_mtime_ns, stat.st_size))
+    return tuple(signature)
+
+
+def _is_run(signature: Signature) -> bool:
+    return any(signature[LISTED_FILES.index(marker)] != _MISSING for marker in RUN_MARKERS)
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _discover(runs_dir: Path, max_depth: int) -> list[tuple[str, Signature]]:
+    """Run folders under `runs_dir` (depth 1..max_depth) with their signatures, or `runs_dir`
+    itself when it is one. A run folder is not searched further (its `wandb/` and
+    `confusion/` are its own)."""
+    signature = _signature(runs_dir)
+    if _is_run(signature):
+        return [(str(runs_dir), signature)]  # pointed at one run folder: that run
+    found: list[tuple[str, Signature]] = []
+    root = os.path.realpath(runs_dir)
+    link_targets: list[str] = []
+
+    def follow(entry: os.DirEntry[str]) -> bool:
+        # A link into the listed tree lists its runs twice; one to an ancestor loops.
+        real = os.path.realpath(entry.path)
+        if _inside(real, root) or _inside(root, real):
+            return False
+        if any(_inside(real, seen) or _inside(seen, real) for seen in link_targets):
+            return False
+        link_targets.append(real)
+        return True
+
+    def visit(folder: str, depth: int) -> None:
+        try:
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
+        except OSError:
+            return
+        for entry in entries:
+            if entry.name.startswith(".") or entry.name in SKIPPED_FOLDERS:
+                continue
+            try:
+                if not entry.is_dir() or (entry.is_symlink() and not follow(entry)):
+                    continue
+            except OSError:
+                continue
+            signature = _signature(entry.path)
+            if _is_run(signature):
+                found.append((entry.path, signature))
+            elif depth < max_depth:
+                visit(entry.path, depth + 1)
+
+    if runs_dir.is_dir():
+        visit(str(runs_dir), 1)
+    return found
 
 
 def discover_run_folders(runs_dir: Path, max_depth: int = MAX_DEPTH) -> list[Path]:
     """Folders under `runs_dir` (depth 1..max_depth) holding config.json or metrics.jsonl,
-    or `runs_dir` itself when it is such a folder.
-
-    A run folder is not searched further (its `wandb/` and `confusion/` are its own).
-    """
-    found: list[Path] = []
-
-    def visit(folder: Path, depth: int) -> None:
-        try:
-            children = sorted(entry for entry in folder.iterdir() if entry.is_dir())
-        except OSError:
-            return
-        for child in children:
-            if child.name.startswith(".") or child.name in SKIPPED_FOLDERS:
-                continue
-            if any((child / marker).is_file() for marker in RUN_MARKERS):
-                found.append(child)
-            elif depth < max_depth:
-                visit(child, depth + 1)
-
-    if any((runs_dir / marker).is_file() for marker in RUN_MARKERS):
-        return [runs_dir]  # pointed at one run folder: that run
-    if runs_dir.is_dir():
-        visit(runs_dir, 1)
-    return found
-
-
-def _stat_signature(folder: Path, names: Iterable[str]) -> tuple[tuple[str, int, int], ...]:
-    signature = []
-    for name in names:
-        try:
-            stat = (folder / name).stat()
-        except OSError:
-            signature.append((name, -1, -1))
-        else:
-            signature.append((name, stat.st_mtime_ns, stat.st_size))
-    return tuple(signature)
+    or `runs_dir` itself when it is such a folder; each real folder once."""
+    return [Path(folder) for folder, _ in _discover(Path(runs_dir), max_depth)]
 
 
 def _read_text(path: Path) -> str:
@@ -141,12 +193,19 @@ class _ParsedFolder:
     metrics: ParsedMetrics = field(default_factory=lambda: ParsedMetrics([], False, []))
     problems: list[str] = field(default_factory=list)
     checkpoint: Path | None = None
-    checkpoint_architecture: str | None = None
     last_write: float | None = None  # newest mtime of summary.json / metrics.jsonl
 
 
-# folder -> (file signature, parse). Module-level so every page rerun in the process shares it.
-_FOLDER_CACHE: dict[Path, tuple[tuple[tuple[str, int, int], ...], _ParsedFolder]] = {}
+@dataclass
+class _CachedFolder:
+    signature: Signature
+    parsed: _ParsedFolder
+    runs_dir: Path | None = None
+    run: Run | None = None  # a run whose status no longer depends on the clock
+
+
+# str(folder) -> its last parse. Module-level so every page rerun in the process shares it.
+_FOLDER_CACHE: dict[str, _CachedFolder] = {}
 
 
 _DETAILS_CACHE: dict[Path, LocalRunDetails] = {}
@@ -165,14 +224,13 @@ def _local_details(folder: Path) -> LocalRunDetails:
     return details
 
 
-def _parse_folder_cached(folder: Path) -> _ParsedFolder:
-    signature = _stat_signature(folder, LISTED_FILES)
-    cached = _FOLDER_CACHE.get(folder)
-    if cached is not None and cached[0] == signature:
-        return cached[1]
-    parsed = _parse_folder(folder)
-    _FOLDER_CACHE[folder] = (signature, parsed)
-    return parsed
+def _cached_folder(folder: Path, signature: Signature | None = None) -> _CachedFolder:
+    signature = _signature(folder) if signature is None else signature
+    key = str(folder)
+    cached = _FOLDER_CACHE.get(key)
+    if cached is None or cached.signature != signature:
+        cached = _FOLDER_CACHE[key] = _CachedFolder(signature, _parse_folder(folder, signature))
+    return cached
 
 
 def _read_json_object(path: Path, problems: list[str], *, required: bool) -> dict | None:
@@ -194,69 +252,56 @@ def _read_json_object(path: Path, problems: list[str], *, required: bool) -> dic
     return value
 
 
-def _parse_folder(folder: Path) -> _ParsedFolder:
+def _parse_folder(folder: Path, signature: Signature) -> _ParsedFolder:
     parsed = _ParsedFolder()
     problems = parsed.problems
-    parsed.config = _read_json_object(folder / "config.json", problems, required=True) or {}
-    parsed.summary = _read_json_object(folder / "summary.json", problems, required=True)
-    metrics_path = folder / "metrics.jsonl"
+    parsed.config = _read_json_object(folder / CONFIG_FILE, problems, required=True) or {}
+    parsed.summary = _read_json_object(folder / SUMMARY_FILE, problems, required=True)
+    metrics_path = folder / METRICS_FILE
     if metrics_path.is_file():
         try:
             parsed.metrics = parse_metrics(_read_text(metrics_path))
         except OSError as error:
-            problems.append(f"metrics.jsonl cannot be read: {_describe(error)}")
+            problems.append(f"{METRICS_FILE} cannot be read: {_describe(error)}")
         if parsed.metrics.bad_lines:
             lines = ", ".join(map(str, parsed.metrics.bad_lines[:5]))
-            problems.append(f"metrics.jsonl has unreadable lines (skipped): {lines}")
+            problems.append(f"{METRICS_FILE} has unreadable lines (skipped): {lines}")
     else:
-        problems.append("metrics.jsonl is missing (no epoch finished)")
-    parsed.checkpoint, parsed.checkpoint_architecture = _find_checkpoint(folder, problems)
-    mtimes = [_mtime(folder / name) for name in ("summary.json", "metrics.jsonl")]
-    parsed.last_write = max((m for m in mtimes if m is not None), default=None)
+        problems.append(f"{METRICS_FILE} is missing (no epoch finished)")
+    parsed.checkpoint = _find_checkpoint(folder, signature, problems)
+    written = [signature[LISTED_FILES.index(name)][0] for name in (SUMMARY_FILE, METRICS_FILE)]
+    parsed.last_write = max((ns / 1e9 for ns in written if ns >= 0), default=None)
     return parsed
 
 
-def _mtime(path: Path) -> float | None:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return None
-
-
-def _find_checkpoint(folder: Path, problems: list[str]) -> tuple[Path | None, str | None]:
-    """The run's checkpoint (weights path) and architecture, checked through read_meta."""
-    meta_path = folder / "checkpoint.json"
-    weights_path = folder / "checkpoint.safetensors"
-    if not meta_path.exists():
-        if weights_path.exists():
-            problems.append("checkpoint.safetensors has no checkpoint.json beside it")
-        return None, None
-    from asl_core.models.checkpoint import read_meta
-
-    try:
-        meta = read_meta(meta_path)
-    except Exception as error:
-        problems.append(f"checkpoint.json is corrupted: {_describe(error)}")
-        return None, None
-    if not weights_path.is_file():
-        problems.append("checkpoint.json is there but checkpoint.safetensors is missing")
-        return None, meta.architecture
-    return weights_path, meta.architecture
+def _find_checkpoint(folder: Path, signature: Signature, problems: list[str]) -> Path | None:
+    """The run's checkpoint weights when both its files are there. Their content is checked
+    only when the run is opened (`Run.checked_checkpoint`): reading every checkpoint.json
+    while listing cost 1.3 ms a run, and importing torch."""
+    meta = signature[LISTED_FILES.index(CHECKPOINT_META_FILE)] != _MISSING
+    weights = signature[LISTED_FILES.index(CHECKPOINT_WEIGHTS_FILE)] != _MISSING
+    if weights and not meta:
+        problems.append(f"{CHECKPOINT_WEIGHTS_FILE} has no {CHECKPOINT_META_FILE} beside it")
+    elif meta and not weights:
+        problems.append(f"{CHECKPOINT_META_FILE} is there but {CHECKPOINT_WEIGHTS_FILE} is missing")
+    return folder / CHECKPOINT_WEIGHTS_FILE if meta and weights else None
 
 
 def _build_local_run(folder: Path, runs_dir: Path, parsed: _ParsedFolder, now: float) -> Run:
     config, summary = parsed.config, parsed.summary
-    history = history_frame(parsed.metrics.records)
-    longest_epoch = _column_max(history, "epoch_time_s")
+    records = parsed.metrics.records
     status, status_problems = resolve_status(
-        summary, last_write=parsed.last_write, longest_epoch_s=longest_epoch, now=now
+        summary,
+        last_write=parsed.last_write,
+        longest_epoch_s=metric_max(records, "epoch_time_s"),
+        now=now,
     )
     problems = [*parsed.problems, *status_problems]
-    if parsed.metrics.truncated and status != "running":
+    if parsed.metrics.truncated and status != RunStatus.RUNNING:
         # A running run may be mid-line; one that stopped left half a line: it crashed there.
-        problems.append(f"metrics.jsonl ends with a truncated line (kept {len(history)} epochs)")
-        if status in ("finished", "stopped_early"):
-            status = "incomplete"
+        problems.append(f"{METRICS_FILE} ends with a truncated line (kept {len(records)} epochs)")
+        if status in (RunStatus.FINISHED, RunStatus.STOPPED_EARLY):
+            status = RunStatus.INCOMPLETE
     summary = dict(summary or {})
     started = (
         _parse_time(config.get("started_at"))
@@ -269,12 +314,12 @@ def _build_local_run(folder: Path, runs_dir: Path, parsed: _ParsedFolder, now: f
         source="local",
         path=folder,
         config=dict(config),
-        history=history,
+        metrics=list(records),
         summary=summary,
         status=status,
         problems=problems,
         group=_group_name(config, folder, runs_dir),
-        model=_model_name(config) or parsed.checkpoint_architecture,
+        model=_model_name(config),
         split=_split_name(config),
         started_at=started,
         checkpoint=parsed.checkpoint,
@@ -290,7 +335,7 @@ def _run_id(folder: Path, runs_dir: Path) -> str:
     return folder.name
 
 
-def _group_name(config: Mapping[str, Any], folder: Path, runs_dir: Path) -> str | None:
+def _group_name(config: dict[str, Any], folder: Path, runs_dir: Path) -> str | None:
     group = config.get("group")
     if group not in (None, ""):
         return str(group)
@@ -304,28 +349,42 @@ def _duration(run: Run, now: float) -> float | None:
     recorded = _number(run.summary.get("duration_s"))
     if recorded is not None:
         return recorded
-    if run.status == "running" and run.started_at is not None:
+    if run.status == RunStatus.RUNNING and run.started_at is not None:
         return max(0.0, now - run.started_at.timestamp())
-    if "epoch_time_s" in run.history.columns:
-        total = pd.to_numeric(run.history["epoch_time_s"], errors="coerce").sum()
-        return float(total) if total > 0 else None
-    return None
+    total = sum(v for row in run.metrics if (v := _number(row.get("epoch_time_s"))) is not None)
+    return float(total) if total > 0 else None
 
 
-def load_local_run(folder: Path, runs_dir: Path | None = None, now: float | None = None) -> Run:
-    """One run folder as a Run; never raises (a failure becomes a problem sentence)."""
+def load_local_run(
+    folder: Path,
+    runs_dir: Path | None = None,
+    now: float | None = None,
+    *,
+    signature: Signature | None = None,
+) -> Run:
+    """One run folder as a Run; never raises (a failure becomes a problem sentence).
+
+    Cached per folder until one of LISTED_FILES changes; a running run is rebuilt each time
+    (whether it is still running depends on the clock).
+    """
     folder = Path(folder)
     runs_dir = Path(runs_dir) if runs_dir is not None else folder.parent
     now = datetime.now(UTC).timestamp() if now is None else now
     try:
-        return _build_local_run(folder, runs_dir, _parse_folder_cached(folder), now)
+        cached = _cached_folder(folder, signature)
+        if cached.run is not None and cached.runs_dir == runs_dir:
+            return cached.run
+        run = _build_local_run(folder, runs_dir, cached.parsed, now)
+        if run.status != RunStatus.RUNNING:
+            cached.run, cached.runs_dir = run, runs_dir
+        return run
     except Exception as error:  # why: one broken run never breaks the list
         return Run(
             id=str(folder),
             name=folder.name,
             source="local",
             path=folder,
-            status="incomplete",
+            status=RunStatus.INCOMPLETE,
             problems=[f"the run folder could not be read: {_describe(error)}"],
         )
 
@@ -338,27 +397,28 @@ class LocalRunDetails:
         self._cache: dict[tuple[str, int, int], Any] = {}
 
     def _cached(self, path: Path, parse: Callable[[Path], T]) -> T:
-        ((_, mtime, size),) = _stat_signature(path.parent, [path.name])
-        key = (str(path), mtime, size)
+        try:
+            stat = path.stat()
+            key = (str(path), stat.st_mtime_ns, stat.st_size)
+        except OSError:
+            key = (str(path), -1, -1)
         if key not in self._cache:
             self._cache[key] = parse(path)
         return self._cache[key]
 
     def _confusion_files(self) -> dict[int | str, Path]:
-        folder = self.folder / "confusion"
+        folder = self.folder / CONFUSION_DIR
         files: dict[int | str, Path] = {}
         if folder.is_dir():
             for path in folder.glob("*.json"):
-                match = re.fullmatch(r"epoch_0*(\d+)\.json", path.name)
-                if match:
-                    files[int(match.group(1))] = path
-                elif path.name == "test.json":
-                    files["test"] = path
+                key = confusion_key(path.name)
+                if key is not None:
+                    files[key] = path
         return files
 
     def _wandb_tables(self) -> dict[int | str, Path]:
         # A resumed run has several W&B run folders; the newest holds the latest tables.
-        for files in sorted((self.folder / "wandb").glob("*run-*/files"), reverse=True):
+        for files in sorted((self.folder / WANDB_DIR).glob("*run-*/files"), reverse=True):
             tables = {p.relative_to(files).as_posix(): p for p in files.rglob("*.table.json")}
             if found := wandb_confusion_tables(tables):
                 return found
@@ -379,18 +439,31 @@ class LocalRunDetails:
         return self._cached(table, lambda path: confusion_from_wandb_table(_read_json_file(path)))
 
     def report(self) -> pd.DataFrame | None:
-        path = self.folder / "report.json"
+        path = self.folder / REPORT_FILE
         if not path.is_file():
             return None
         return self._cached(path, lambda p: report_frame(_read_json_file(p)))
 
+    def checkpoint_architecture(self) -> str | None:
+        path = self.folder / CHECKPOINT_META_FILE
+        if not path.is_file():
+            return None
+        return self._cached(path, _read_checkpoint_architecture)
+
+
+def _read_checkpoint_architecture(path: Path) -> str:
+    from asl_core.models.checkpoint import read_meta  # torch: only for a run that is opened
+
+    return read_meta(path).architecture
+
 
 def _read_confusion_file(path: Path) -> Confusion:
+    name = f"{CONFUSION_DIR}/{path.name}"
     try:
         data = _read_json_file(path)
     except ValueError as error:
-        raise ValueError(f"confusion/{path.name} is corrupted: {_describe(error)}") from None
-    return confusion_from_json(data, f"confusion/{path.name}")
+        raise ValueError(f"{name} is corrupted: {_describe(error)}") from None
+    return confusion_from_record(data, name)
 
 
 class LocalRunSource:
@@ -403,15 +476,29 @@ class LocalRunSource:
         """Every run folder as a Run, newest first; unreadable runs are listed with problems."""
         now = datetime.now(UTC).timestamp()
         root = self.runs_dir.resolve() if self.runs_dir.exists() else self.runs_dir
-        runs = [load_local_run(folder, root, now) for folder in discover_run_folders(root)]
+        runs = []
+        for folder, signature in _discover(root, MAX_DEPTH):
+            cached = _FOLDER_CACHE.get(folder)
+            if (
+                cached is not None
+                and cached.run is not None
+                and cached.signature == signature
+                and cached.runs_dir == root
+            ):
+                runs.append(cached.run)  # the fast path of every rerun: nothing changed
+            else:
+                runs.append(load_local_run(Path(folder), root, now, signature=signature))
         return sort_runs(runs)
 
     def group_info(self, group: str) -> dict[str, Any] | None:
         """The group's own summary file (sweep.json, ...) when its runs share a folder."""
-        folder = self.runs_dir / group
+        root = self.runs_dir.resolve()
+        folder = (root / group).resolve()
+        if not folder.is_relative_to(root):  # a group name from a run's config: never `..`
+            return None
         for name in GROUP_SUMMARY_FILES:
             path = folder / name
-            if path.is_file() and not (folder / "config.json").exists():
+            if path.is_file() and not (folder / CONFIG_FILE).exists():
                 try:
                     value = _read_json_file(path)
                 except (OSError, ValueError):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import socket
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -16,9 +16,13 @@ import numpy as np
 import pandas as pd
 
 from asl_core.io.files import pid_alive
-
-STATUSES: tuple[str, ...] = ("running", "finished", "crashed", "stopped_early", "incomplete")
-
+from asl_core.runs.format import (
+    CHECKPOINT_META_FILE,
+    REPORT_FILE,
+    SUMMARY_FILE,
+    Confusion,
+    RunStatus,
+)
 
 # A run whose summary says "running" but that wrote nothing for this long has died silently.
 STALE_AFTER_S = 3600.0
@@ -48,24 +52,16 @@ class RunSourceError(RuntimeError):
     """A source of runs that cannot be read at all; the message is meant for the user."""
 
 
-@dataclass(frozen=True, eq=False)
-class Confusion:
-    """A confusion matrix (rows = true class, columns = predicted). Unpacks as
-    `labels, matrix = confusion`. `no_hand`: photos per true class in which no hand was found
-    (counted wrong by training, not in the matrix)."""
-
-    labels: list[str]
-    matrix: np.ndarray
-    no_hand: dict[str, int] = field(default_factory=dict)
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter((self.labels, self.matrix))
-
-
 class _RunDetails(Protocol):
-    """What a run loads only when asked (confusion matrices, the per-class report)."""
+    """What a run loads only when asked (confusion matrices, the per-class report, the
+    checkpoint's metadata)."""
 
     def confusion_epochs(self) -> list[int | str]: ...
+
+    def checkpoint_architecture(self) -> str | None:
+        """The architecture the checkpoint's metadata names (None: no checkpoint); raises
+        ValueError with the reason when the metadata is unusable."""
+        ...
 
     def confusion(self, epoch: int | str) -> Confusion | None: ...
 
@@ -75,16 +71,20 @@ class _RunDetails(Protocol):
 @dataclass(eq=False)
 class Run:
     """One training run, local or from W&B. Everything but `id`, `name` and `source` may be
-    empty; `problems` says in words what is missing or broken."""
+    empty; `problems` says in words what is missing or broken.
+
+    `metrics` holds the per-epoch rows (metrics.jsonl, or W&B's history); `history` is them as
+    a DataFrame, built on first use: a listing of thousands of runs never builds one.
+    """
 
     id: str
     name: str
     source: str  # "local" | "wandb"
     path: Path | None = None
     config: dict[str, Any] = field(default_factory=dict)
-    history: pd.DataFrame = field(default_factory=lambda: pd.DataFrame({"epoch": []}))
+    metrics: list[dict[str, Any]] = field(default_factory=list, repr=False)
     summary: dict[str, Any] = field(default_factory=dict)
-    status: str = "incomplete"
+    status: str = RunStatus.INCOMPLETE
     problems: list[str] = field(default_factory=list)
     group: str | None = None
     model: str | None = None
@@ -94,15 +94,20 @@ class Run:
     checkpoint: Path | None = None
     details: _RunDetails | None = field(default=None, repr=False)
 
+    @cached_property
+    def history(self) -> pd.DataFrame:
+        """One row per epoch (`history_frame` of `metrics`)."""
+        return history_frame(self.metrics)
+
     @property
     def epochs(self) -> int:
         done = _number(self.summary.get("epochs_done"))
-        return max(len(self.history), int(done) if done is not None else 0)
+        return max(len(self.metrics), int(done) if done is not None else 0)
 
     @property
     def best_val_acc(self) -> float | None:
         value = _number(self.summary.get("best_val_acc"))
-        return value if value is not None else _column_max(self.history, "val_acc")
+        return value if value is not None else metric_max(self.metrics, "val_acc")
 
     @property
     def test_acc(self) -> float | None:
@@ -119,7 +124,7 @@ class Run:
 
     @property
     def has_problems(self) -> bool:
-        return bool(self.problems) or self.status in ("crashed", "incomplete")
+        return bool(self.problems) or self.status in (RunStatus.CRASHED, RunStatus.INCOMPLETE)
 
     def confusion_epochs(self) -> list[int | str]:
         """Epochs with a confusion matrix, ascending, then "test" when there is one."""
@@ -132,6 +137,21 @@ class Run:
     def report(self) -> pd.DataFrame | None:
         """Per-class precision, recall, f1 and support on the test split (index = class)."""
         return self._ask("read the per-class report", lambda d: d.report())
+
+    def checked_checkpoint(self) -> Path | None:
+        """`checkpoint` once its metadata has been read and validated, which listing does not
+        do (it would cost a JSON parse per run, and torch); None, with a problem sentence,
+        when the metadata is unusable."""
+        if self.checkpoint is None or self.details is None:
+            return self.checkpoint
+        try:
+            architecture = self.details.checkpoint_architecture()
+        except Exception as error:
+            self._note(f"{CHECKPOINT_META_FILE} is corrupted: {_describe(error)}")
+            self.checkpoint = None
+            return None
+        self.model = self.model or architecture
+        return self.checkpoint
 
     def _ask(self, what: str, read: Callable[[_RunDetails], T], default: T = None) -> T:
         # A broken file met lazily becomes a problem sentence, like those met when listing.
@@ -156,11 +176,11 @@ def _number(value: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _column_max(frame: pd.DataFrame, column: str) -> float | None:
-    if column not in frame.columns:
-        return None
-    values = pd.to_numeric(frame[column], errors="coerce").dropna()
-    return float(values.max()) if len(values) else None
+def metric_max(rows: Iterable[Mapping[str, Any]], key: str) -> float | None:
+    """The largest finite number under `key` in the rows, or None (no DataFrame: listing
+    thousands of runs calls this per run)."""
+    values = [value for row in rows if (value := _number(row.get(key))) is not None]
+    return max(values) if values else None
 
 
 def _describe(error: BaseException) -> str:
@@ -231,34 +251,6 @@ def _process_gone(summary: Mapping[str, Any]) -> bool:
     return not pid_alive(pid)
 
 
-@dataclass
-class ParsedMetrics:
-    records: list[dict[str, Any]]
-    truncated: bool
-    bad_lines: list[int]
-
-
-def parse_metrics(text: str) -> ParsedMetrics:
-    """The good lines of a metrics.jsonl; a bad last line is a truncated write, not an error."""
-    lines = text.split("\n")
-    numbered = [(number, line) for number, line in enumerate(lines, 1) if line.strip()]
-    records: list[dict[str, Any]] = []
-    bad_lines: list[int] = []
-    truncated = False
-    for position, (number, line) in enumerate(numbered):
-        try:
-            record = json.loads(line)
-        except ValueError:
-            record = None
-        if isinstance(record, dict):
-            records.append(record)
-        elif position == len(numbered) - 1:
-            truncated = True
-        else:
-            bad_lines.append(number)
-    return ParsedMetrics(records, truncated, bad_lines)
-
-
 def history_frame(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     """One row per epoch; `epoch` numbered 1.. when the records lack it."""
     frame = pd.DataFrame.from_records([dict(record) for record in records])
@@ -277,19 +269,20 @@ def resolve_status(
     longest_epoch_s: float | None,
     now: float,
 ) -> tuple[str, list[str]]:
-    """Our status and the sentences explaining it (see the module docstring)."""
+    """Our status and the sentences explaining it (see `asl_core.runs.local`'s docstring):
+    one of the statuses summary.json can hold, or "incomplete" inferred here."""
     if summary is None:
-        return "incomplete", []
+        return RunStatus.INCOMPLETE, []
     status = summary.get("status")
-    if status in ("finished", "stopped_early"):
-        return str(status), []
-    if status == "crashed":
+    if status in (RunStatus.FINISHED, RunStatus.STOPPED_EARLY):
+        return RunStatus(status), []
+    if status == RunStatus.CRASHED:
         error = summary.get("error")
         epochs = summary.get("epochs_done")
         after = f" after {epochs} epochs" if isinstance(epochs, int) else ""
-        return "crashed", [f"training crashed{after}" + (f": {error}" if error else "")]
-    if status != "running":
-        return "incomplete", [f"summary.json has an unknown status {status!r}"]
+        return RunStatus.CRASHED, [f"training crashed{after}" + (f": {error}" if error else "")]
+    if status != RunStatus.RUNNING:
+        return RunStatus.INCOMPLETE, [f"{SUMMARY_FILE} has an unknown status {status!r}"]
     updated = _parse_time(summary.get("updated_at"))
     latest = max(
         [t for t in (updated.timestamp() if updated else None, last_write) if t is not None],
@@ -297,17 +290,17 @@ def resolve_status(
     )
     patience = max(STALE_AFTER_S, STALE_EPOCH_FACTOR * (longest_epoch_s or 0.0))
     if _process_gone(summary):
-        return "incomplete", [
-            f"summary.json says running but its process (pid {summary['pid']}) is gone"
+        return RunStatus.INCOMPLETE, [
+            f"{SUMMARY_FILE} says running but its process (pid {summary['pid']}) is gone"
         ]
     if latest is not None and now - latest > patience:
         since = datetime.fromtimestamp(latest).strftime("%Y-%m-%d %H:%M")
-        return "incomplete", [
-            f"summary.json says running but nothing was written for "
+        return RunStatus.INCOMPLETE, [
+            f"{SUMMARY_FILE} says running but nothing was written for "
             f"{format_duration(now - latest)} (since {since}): the training process probably "
             "stopped without finishing"
         ]
-    return "running", []
+    return RunStatus.RUNNING, []
 
 
 def _epoch_key(epoch: int | str) -> int | str:
@@ -320,26 +313,6 @@ def _epoch_order(keys: Iterable[int | str]) -> list[int | str]:
     keys = list(keys)
     numbers = sorted(key for key in keys if isinstance(key, int))
     return [*numbers, *sorted(key for key in keys if isinstance(key, str))]
-
-
-def confusion_from_json(data: Any, name: str = "confusion matrix") -> Confusion:
-    """A `{"labels": [...], "matrix": [[...]]}` object, checked to be square and numeric."""
-    if not isinstance(data, dict) or "labels" not in data or "matrix" not in data:
-        raise ValueError(f"{name} lacks labels or matrix")
-    labels = [str(label) for label in data["labels"]]
-    matrix = np.asarray(data["matrix"], dtype=float)
-    if matrix.shape != (len(labels), len(labels)):
-        raise ValueError(f"{name}: the matrix is {matrix.shape} for {len(labels)} labels")
-    if np.all(matrix == np.round(matrix)):
-        matrix = matrix.astype(np.int64)
-    no_hand = data.get("no_hand")
-    if isinstance(no_hand, dict):
-        no_hand = {str(k): int(v) for k, v in no_hand.items() if _number(v)}
-    elif isinstance(no_hand, list) and len(no_hand) == len(labels):
-        no_hand = {label: int(v) for label, v in zip(labels, no_hand, strict=True) if _number(v)}
-    else:
-        no_hand = {}
-    return Confusion(labels, matrix, no_hand)
 
 
 def confusion_from_wandb_table(table: Any) -> Confusion | None:
@@ -398,7 +371,7 @@ def report_frame(data: Any) -> pd.DataFrame | None:
     """report.json (`{label: {precision, recall, f1, support}}`) as a DataFrame, one row per
     class; sklearn's `f1-score` is read as `f1` and its average rows are left out."""
     if not isinstance(data, dict):
-        raise ValueError("report.json does not hold a JSON object")
+        raise ValueError(f"{REPORT_FILE} does not hold a JSON object")
     rows = {
         str(label): {str(k).replace("f1-score", "f1"): v for k, v in scores.items()}
         for label, scores in data.items()

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
 import itertools
+import json
 import os
 import re
 import tempfile
@@ -15,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from asl_core.runs.format import REPORT_FILE
 from asl_core.runs.records import (
     Confusion,
     Run,
@@ -28,7 +28,6 @@ from asl_core.runs.records import (
     _parse_time,
     _split_name,
     confusion_from_wandb_table,
-    history_frame,
     report_frame,
     wandb_confusion_tables,
 )
@@ -133,11 +132,12 @@ def _is_media(value: Any) -> bool:
     return isinstance(value, dict) and "_type" in value
 
 
-def wandb_history_frame(raw: Any) -> pd.DataFrame:
-    """A W&B history (DataFrame or records with `_step`) as one row per epoch."""
+def wandb_history_rows(raw: Any) -> list[dict[str, Any]]:
+    """A W&B history (DataFrame or records with `_step`) as one row per epoch, keyed like
+    metrics.jsonl (`Run.metrics`)."""
     frame = raw if isinstance(raw, pd.DataFrame) else pd.DataFrame.from_records(list(raw or []))
     if frame.empty:
-        return history_frame([])
+        return []
     media = [c for c in frame.columns if frame[c].map(_is_media).any()]
     internal = [c for c in frame.columns if str(c).startswith("_") and c != "_step"]
     frame = frame.drop(columns=media + internal)
@@ -151,7 +151,7 @@ def wandb_history_frame(raw: Any) -> pd.DataFrame:
     else:
         frame = frame.sort_values("_step") if "_step" in frame.columns else frame
         frame.insert(0, "epoch", range(1, len(frame) + 1))
-    return history_frame(frame.to_dict("records"))
+    return frame.to_dict("records")
 
 
 def wandb_summary_dict(summary: Any) -> dict[str, Any]:
@@ -202,7 +202,7 @@ def run_from_wandb(api_run: Any) -> Run:
     config = _attempt(problems, "the config", lambda: dict(api_run.config), {})
     config = {k: v for k, v in config.items() if not str(k).startswith("_")}
     summary = _attempt(problems, "the summary", lambda: wandb_summary_dict(api_run.summary), {})
-    history = _attempt(problems, "the history", lambda: _wandb_history(api_run), history_frame([]))
+    metrics = _attempt(problems, "the history", lambda: _wandb_history(api_run), [])
     state = _attempt(problems, "the state", lambda: api_run.state, None)
     status, state_problems = map_wandb_state(state, summary)
     group = getattr(api_run, "group", None) or config.get("group")
@@ -217,7 +217,7 @@ def run_from_wandb(api_run: Any) -> Run:
         name=name,
         source="wandb",
         config=config,
-        history=history,
+        metrics=metrics,
         summary=summary,
         status=status,
         problems=problems + state_problems,
@@ -230,12 +230,12 @@ def run_from_wandb(api_run: Any) -> Run:
     )
 
 
-def _wandb_history(api_run: Any) -> pd.DataFrame:
+def _wandb_history(api_run: Any) -> list[dict[str, Any]]:
     try:
         raw = api_run.history(samples=100_000, pandas=True)
     except Exception:
         raw = list(itertools.islice(api_run.scan_history(), 100_000))
-    return wandb_history_frame(raw)
+    return wandb_history_rows(raw)
 
 
 def _parse_wandb_time(value: Any) -> datetime | None:
@@ -275,8 +275,11 @@ class WandbRunDetails:
         return confusion_from_wandb_table(self._json(name)) if name else None
 
     def report(self) -> pd.DataFrame | None:
-        name = next((n for n in self._all_files() if n.rsplit("/", 1)[-1] == "report.json"), None)
+        name = next((n for n in self._all_files() if n.rsplit("/", 1)[-1] == REPORT_FILE), None)
         return report_frame(self._json(name)) if name else None
+
+    def checkpoint_architecture(self) -> str | None:
+        return None  # a W&B run's checkpoint is not read from here
 
 
 class WandbRunSource:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import time
@@ -13,7 +12,18 @@ from pathlib import Path
 from typing import Any
 
 from asl_core.io.files import atomic_write_bytes, atomic_write_json
-from asl_core.runs.format import METRIC_KEYS, STATUSES, now_iso
+from asl_core.runs.format import (
+    CONFIG_FILE,
+    METRIC_KEYS,
+    METRICS_FILE,
+    REPORT_FILE,
+    SUMMARY_FILE,
+    WRITTEN_STATUSES,
+    RunStatus,
+    confusion_file,
+    metrics_text,
+    now_iso,
+)
 
 
 def make_run_name(
@@ -109,10 +119,10 @@ class RunLog:
         self._write_metrics()
         self.summary = dict(summary or {})
         self.duration_before = float(self.summary.get("duration_s") or 0.0)
-        self.write_json("config.json", config)
+        self.write_json(CONFIG_FILE, config)
         # pid and hostname let a run browser tell a live run from one that died silently.
         self.update_summary(
-            status="running",
+            status=RunStatus.RUNNING,
             epochs_done=len(self.rows),
             finished_at=None,
             pid=os.getpid(),
@@ -149,8 +159,7 @@ class RunLog:
         return getattr(self.wandb_run, "id", None)
 
     def _write_metrics(self) -> None:
-        text = "".join(json.dumps(row) + "\n" for row in self.rows)
-        atomic_write_bytes(self.path("metrics.jsonl"), text.encode())
+        atomic_write_bytes(self.path(METRICS_FILE), metrics_text(self.rows).encode())
 
     def update_summary(self, **fields: Any) -> None:
         if not self.active:
@@ -160,7 +169,7 @@ class RunLog:
             self.duration_before + time.monotonic() - self.started, 2
         )
         self.summary["updated_at"] = now_iso()
-        self.write_json("summary.json", self.summary)
+        self.write_json(SUMMARY_FILE, self.summary)
 
     def log_epoch(
         self,
@@ -177,7 +186,7 @@ class RunLog:
         self.rows = [r for r in self.rows if r.get("epoch") != ordered["epoch"]] + [ordered]
         self._write_metrics()
         epoch = int(ordered["epoch"])
-        self.write_json(f"confusion/epoch_{epoch:03d}.json", confusion)
+        self.write_json(confusion_file(epoch, "val"), confusion)
         if self.wandb_run is not None:
             payload = {
                 "epoch": epoch,
@@ -231,8 +240,8 @@ class RunLog:
         """The test evaluation, its own section: test/ keys at their own step, and files."""
         if not self.active:
             return
-        self.write_json("confusion/test.json", confusion)
-        self.write_json("report.json", report)
+        self.write_json(confusion_file(None, "test"), confusion)
+        self.write_json(REPORT_FILE, report)
         if self.wandb_run is not None:
             payload = {f"test/{key}": value for key, value in metrics.items()}
             if predictions is not None:
@@ -248,12 +257,12 @@ class RunLog:
 
     def finish(self, status: str, **fields: Any) -> None:
         """Final summary (status, finished_at) and close W&B (exit code 1 unless finished)."""
-        if status not in STATUSES:
-            raise ValueError(f"status must be one of {STATUSES}")
+        if status not in WRITTEN_STATUSES:
+            raise ValueError(f"status must be one of {', '.join(WRITTEN_STATUSES)}, not {status!r}")
         if not self.active:
             return
         self.update_summary(status=status, finished_at=now_iso(), **fields)
-        self.close(exit_code=0 if status in ("finished", "stopped_early") else 1)
+        self.close(exit_code=0 if status in (RunStatus.FINISHED, RunStatus.STOPPED_EARLY) else 1)
 
     def close(self, exit_code: int = 0) -> None:
         if self.wandb_run is not None:

@@ -12,7 +12,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from asl_core.io.progress import ProgressLine
-from asl_core.runs.format import now_iso
+from asl_core.runs.format import confusion_record
 from asl_core.training.distributed import DistContext
 from asl_core.training.optim import freeze_frozen_modules
 
@@ -117,13 +117,14 @@ class EvalResult:
         }
 
     def confusion_json(self, epoch: int | None, split: str) -> dict[str, Any]:
-        return {
-            "epoch": epoch,
-            "split": split,
-            "labels": list(self.class_names),
-            "matrix": self.confusion.astype(int).tolist(),
-            "no_hand": self.no_hand_per_class.astype(int).tolist(),
-        }
+        """The run folder's confusion-matrix object (`asl_core.runs.format`)."""
+        return confusion_record(
+            self.class_names,
+            self.confusion,
+            epoch=epoch,
+            split=split,
+            no_hand=self.no_hand_per_class.tolist(),
+        )
 
 
 def summarise_predictions(
@@ -201,23 +202,3 @@ def evaluate(
                 criterion(torch.from_numpy(logits[has_input]), torch.from_numpy(labels[has_input]))
             )
     return summarise_predictions(logits, labels, has_input, class_names, loss=loss)
-
-
-def epoch_row(
-    epoch: int, stage: str, train: dict[str, float], val: EvalResult, lr: float, seconds: float
-) -> dict[str, Any]:
-    """One line of metrics.jsonl (the run browser reads these keys)."""
-    return {
-        "epoch": epoch,
-        "stage": stage,
-        "train_loss": train["loss"],
-        "train_acc": train["acc"],
-        "val_loss": val.loss,
-        "val_acc": val.accuracy,
-        "val_precision": val.precision,
-        "val_recall": val.recall,
-        "val_f1": val.f1,
-        "lr": lr,
-        "epoch_time_s": round(seconds, 3),
-        "time": now_iso(),
-    }

@@ -55,12 +55,12 @@ from asl_core.data.splits import Split, make_split
 from asl_core.io.files import atomic_write_json
 from asl_core.io.progress import ProgressLine, format_seconds
 from asl_core.models.checkpoint import save_checkpoint
-from asl_core.runs.format import now_iso, read_metrics
+from asl_core.runs.format import epoch_row, now_iso, read_metrics
 from asl_core.runs.writer import RunLog, git_commit, make_run_name, unique_run_dir
 from asl_core.settings import REPO_ROOT, runs_dir
 from asl_core.training.config import TrainConfig, default_suffix, split_params
 from asl_core.training.distributed import DistContext, resolve_device, seed_everything
-from asl_core.training.engine import epoch_row, evaluate, train_one_epoch
+from asl_core.training.engine import evaluate, train_one_epoch
 from asl_core.training.optim import (
     build_model,
     build_optimizer,
@@ -389,7 +389,13 @@ class _Run:
                 )  # fmt: skip
                 elapsed = time.monotonic() - started
                 epoch_times.append(elapsed)
-                row = _json_safe(epoch_row(epoch, phase.name, train, val, lr, elapsed))
+                row = _json_safe(
+                    epoch_row(
+                        epoch, phase.name, train_loss=train["loss"], train_acc=train["acc"],
+                        val_loss=val.loss, val_acc=val.accuracy, val_precision=val.precision,
+                        val_recall=val.recall, val_f1=val.f1, lr=lr, seconds=elapsed,
+                    )
+                )  # fmt: skip
                 history = [r for r in history if int(r["epoch"]) != epoch] + [row]
                 if self.best.update(epoch, row, model):
                     bad_epochs = 0

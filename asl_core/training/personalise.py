@@ -64,10 +64,10 @@ from asl_core.io.files import atomic_write_json, sha256_file
 from asl_core.labels import sort_labels
 from asl_core.models.checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
 from asl_core.models.registry import AslModel, create_model
-from asl_core.runs.format import now_iso
+from asl_core.runs.format import epoch_row, now_iso
 from asl_core.runs.writer import RunLog, git_commit, make_run_name, unique_run_dir
 from asl_core.settings import REPO_ROOT, runs_dir
-from asl_core.training.engine import epoch_row, evaluate, train_one_epoch
+from asl_core.training.engine import evaluate, train_one_epoch
 from asl_core.vision import views
 from asl_core.vision.hands import HandDetector
 
@@ -723,7 +723,11 @@ def _train_and_write(
         train = train_one_epoch(model, criterion, optimizer, train_loader, device)
         val = evaluate(model, criterion, holdout_loader, device, names)
         elapsed = time.monotonic() - epoch_start
-        row = epoch_row(epoch, "personalise", train, val, config.lr, elapsed)
+        row = epoch_row(
+            epoch, "personalise", train_loss=train["loss"], train_acc=train["acc"],
+            val_loss=val.loss, val_acc=val.accuracy, val_precision=val.precision,
+            val_recall=val.recall, val_f1=val.f1, lr=config.lr, seconds=elapsed,
+        )  # fmt: skip
         log.log_epoch(row, val.confusion_json(epoch, "val"), predictions=(val.y_true, val.y_pred))
         log.update_summary(status="running", epochs_done=epoch)
         report(

@@ -101,3 +101,43 @@ def truncate_last_line(path: Path) -> None:
     data = path.read_bytes().rstrip(b"\n")
     last_line_start = data.rfind(b"\n") + 1
     path.write_bytes(data[: last_line_start + (len(data) - last_line_start) // 2])
+
+
+def write_run(
+    folder: Path,
+    *,
+    epochs: int = 2,
+    status: str = "finished",
+    labels: tuple[str, ...] = ("A", "B", "C"),
+    config: dict | None = None,
+) -> Path:
+    """A run folder written by the real writer (`RunLog`, W&B off) with made-up numbers: for
+    the format's plumbing (file names, rows, statuses), never for accuracy."""
+    from asl_core.runs.format import confusion_record, epoch_row
+    from asl_core.runs.writer import RunLog
+
+    log = RunLog(folder, use_wandb=False)
+    log.start({"model": "landmark_mlp", "split": {"name": "random"}, **(config or {})})
+    size = len(labels)
+    matrix = [[2 if row == column else 0 for column in range(size)] for row in range(size)]
+    for epoch in range(1, epochs + 1):
+        row = epoch_row(
+            epoch, "train", train_loss=1.0 / epoch, train_acc=0.5, val_loss=1.5 / epoch,
+            val_acc=0.4 + 0.1 * epoch, val_precision=0.5, val_recall=0.5, val_f1=0.5, lr=0.01,
+            seconds=0.25,
+        )  # fmt: skip
+        confusion = confusion_record(
+            labels, matrix, epoch=epoch, split="val", no_hand=[1] + [0] * (len(labels) - 1)
+        )
+        log.log_epoch(row, confusion)
+        log.update_summary(epochs_done=epoch)
+    report = {label: {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 2} for label in labels}
+    log.log_test(
+        {"acc": 1.0},
+        confusion_record(labels, matrix, epoch=None, split="test"),
+        report,
+        step=epochs,
+    )
+    if status != "running":
+        log.finish(status, best_val_acc=0.4 + 0.1 * epochs, test_acc=1.0)
+    return folder

@@ -18,6 +18,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from wandb.apis.public.files import File as WandbFile
+from wandb.apis.public.runs import Run as WandbRun
+from wandb.errors import AuthenticationError, CommError
+
+from asl_core.models import checkpoint as checkpoint_module
 from asl_core.runs import local as runs_module
 from asl_core.runs.local import LocalRunSource, load_local_run
 from asl_core.runs.records import Run, RunSourceError
@@ -30,15 +35,16 @@ from asl_core.runs.tables import (
     runs_table,
 )
 from asl_core.runs.wandb_source import WandbRunSource, run_from_wandb
-from wandb.apis.public.files import File as WandbFile
-from wandb.apis.public.runs import Run as WandbRun
-from wandb.errors import AuthenticationError, CommError
-
-from asl_core.models import checkpoint as checkpoint_module
-from tests.helpers.runs import EPOCHS, GROUP, RUN_OVERRIDES, TRAIN_CONFIG, run_folders, train_real_runs, truncate_last_line
+from tests.helpers.runs import (
+    EPOCHS,
+    GROUP,
+    RUN_OVERRIDES,
+    run_folders,
+    train_real_runs,
+    truncate_last_line,
+)
 
 EPOCH_KEYS = ["train_loss", "train_acc", "val_loss", "val_acc", "val_precision", "val_recall"]
-
 
 
 @pytest.fixture(scope="session")
@@ -176,9 +182,11 @@ def test_broken_runs_are_flagged_and_the_others_still_listed(scratch_runs: Path)
     assert missing.status == "incomplete" and "summary.json is missing" in missing.problems
     assert len(missing.history) == EPOCHS  # what is there is still shown
     broken = listed["bad-checkpoint"]
-    assert broken.checkpoint is None
+    # Listing does not read checkpoints; opening the run does, and says what is wrong.
+    assert broken.checked_checkpoint() is None and broken.checkpoint is None
     assert any(p.startswith("checkpoint.json is corrupted") for p in broken.problems)
     assert broken.status == "finished"  # the training itself finished
+    assert listed[intact.name].checked_checkpoint() == intact / "checkpoint.safetensors"
     junk = listed["garbage"]
     assert junk.status == "incomplete" and junk.has_problems
     assert any("config.json is corrupted" in p for p in junk.problems)
@@ -312,15 +320,13 @@ def test_listing_again_rereads_only_changed_runs(
     source = LocalRunSource(scratch_runs)
     reads = count_reads(monkeypatch)
     first = source.list_runs()
-    assert {path.name for path in reads} == {
-        "config.json",
-        "metrics.jsonl",
-        "summary.json",
-        "checkpoint.json",
-    }
+    assert {path.name for path in reads} == {"config.json", "metrics.jsonl", "summary.json"}
+    assert all("history" not in vars(run) for run in first)  # no DataFrame built to list
     reads.clear()
-    assert [run.name for run in source.list_runs()] == [run.name for run in first]
+    second = source.list_runs()
+    assert [run.name for run in second] == [run.name for run in first]
     assert reads == Counter()  # nothing reread
+    assert all(a is b for a, b in zip(first, second, strict=True))  # nor rebuilt
 
     # Confusion matrices are read once, however often the page asks and relists.
     test_json = first[0].path / "confusion" / "test.json"
