@@ -15,8 +15,11 @@ class ChannelAttention(nn.Module):
     """Channel attention (seed 000, sections 2.5.1 and 4.3.1).
 
     Global average pool, two fully connected layers written as 1x1 convolutions with a ReLU
-    between, a sigmoid, and the input's channels re-weighted by the result.
+    between, a sigmoid, and the input's channels re-weighted by the result. It starts random
+    even inside a pretrained backbone, so it trains with the head (`AslModel.head_modules`).
     """
+
+    trains_with_head = True
 
     def __init__(self, channels: int, reduction: int = 16) -> None:
         super().__init__()

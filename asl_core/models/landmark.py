@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from asl_core.models.registry import AslModel, register_model
-from asl_core.vision.spec import InputSpec
+from asl_core.vision.spec import InputSpec, Representation
 from asl_core.vision.views import LANDMARK_DIM
 
 
@@ -23,7 +23,9 @@ class LandmarkMLP(AslModel):
         self, num_classes: int, hidden: Sequence[int] = (256, 128), dropout: float = 0.2
     ) -> None:
         super().__init__()
-        self.input_spec = InputSpec(kind="landmarks", dim=LANDMARK_DIM, representation="landmarks")
+        self.input_spec = InputSpec(
+            kind="landmarks", dim=LANDMARK_DIM, representation=Representation.LANDMARKS
+        )
         layers: list[nn.Module] = []
         width = LANDMARK_DIM
         for units in hidden:
@@ -39,7 +41,6 @@ class LandmarkMLP(AslModel):
 
 @register_model(
     "landmark_mlp",
-    input_spec=InputSpec(kind="landmarks", dim=LANDMARK_DIM, representation="landmarks"),
     source="ours",
     description="MLP on the normalised 21x3 MediaPipe hand landmarks",
 )

@@ -3,7 +3,9 @@
 In the style of timm and torchvision: a decorator registers a builder, `create_model(name,
 num_classes=..., pretrained=...)` builds any of them and `list_models()` names them. Each model
 carries an `InputSpec` saying what it must be fed (an image of a given size and normalisation, a
-landmark vector, or a sequence of frames), so the pipeline can feed any of them.
+landmark vector, or a sequence of frames), so the pipeline can feed any of them. The spec is
+declared once, by the model's constructor (it depends on arguments such as `image_size`);
+`model_info(name).input_spec` is the spec of the model built with its defaults.
 
 Sources (in ../shared/seeds): 000 = channel attention, CustomCNN, CustomMobileNetV2,
 CustomResNet18; 002 = small 5-conv CNN and VGG16 transfer learning; 003 = ResNet18 transfer
@@ -12,13 +14,15 @@ learning vs a 28x28 scratch MLP; 004 = baseline/enhanced CNN and a CNN+LSTM.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import functools
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import torch
 from torch import nn
 
-from asl_core.vision.spec import InputSpec
+from asl_core.vision.spec import InputSpec, Representation
 
 
 class PretrainedWeightsMissing(FileNotFoundError):
@@ -30,7 +34,10 @@ class AslModel(nn.Module):
 
     `stage_names` lists the backbone stages from input to output, so "unfreeze one stage at a
     time" (seed 003: layer4, then layer3) walks it backwards. `head_name` is the attribute
-    holding the new classifier, which always trains.
+    holding the new classifier. `head_modules()` is what trains in every phase and gets the
+    head's learning rate: the classifier and every module marked `trains_with_head = True`
+    (the channel attention added to a pretrained backbone, which starts random: seed 000
+    section 4.4.7 gives newly added layers the higher rate).
     """
 
     input_spec: InputSpec
@@ -41,11 +48,16 @@ class AslModel(nn.Module):
     def head(self) -> nn.Module:
         return getattr(self, self.head_name)
 
+    def head_modules(self) -> list[nn.Module]:
+        """The classifier, then the new modules inside the backbone (channel attention)."""
+        added = [m for m in self.modules() if getattr(m, "trains_with_head", False)]
+        return [self.head(), *added]
+
     def freeze_backbone(self) -> None:
-        """Train only the classifier head (transfer learning, seeds 000 4.4.7 and 003)."""
+        """Train only the head modules (transfer learning, seeds 000 4.4.7 and 003)."""
         for parameter in self.parameters():
             parameter.requires_grad = False
-        for parameter in self.head().parameters():
+        for parameter in self.head_parameters():
             parameter.requires_grad = True
 
     def unfreeze_stage(self, name: str) -> None:
@@ -61,23 +73,37 @@ class AslModel(nn.Module):
             parameter.requires_grad = True
 
     def head_parameters(self) -> Iterator[nn.Parameter]:
-        return self.head().parameters()
+        """Parameters of `head_modules()`, each once."""
+        seen: set[int] = set()
+        for module in self.head_modules():
+            for parameter in module.parameters():
+                if id(parameter) not in seen:
+                    seen.add(id(parameter))
+                    yield parameter
 
     def backbone_parameters(self) -> Iterator[nn.Parameter]:
-        """Everything but the head: the layers that get a lower learning rate when pretrained."""
-        head_ids = {id(parameter) for parameter in self.head().parameters()}
+        """Everything but the head modules: the pretrained layers (lower learning rate)."""
+        head_ids = {id(parameter) for parameter in self.head_parameters()}
         return (p for p in self.parameters() if id(p) not in head_ids)
 
 
 @dataclass(frozen=True)
 class ModelInfo:
+    """A registered architecture. `legacy_kwargs` rebuild the layout the name had before a
+    fix to follow its write-up, so checkpoints saved then still load (see
+    `create_model_for_weights`)."""
+
     name: str
     builder: Callable[..., AslModel]
-    input_spec: InputSpec
     source: str
     description: str
     supports_pretrained: bool = False
-    defaults: dict[str, Any] = field(default_factory=dict)
+    legacy_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def input_spec(self) -> InputSpec:
+        """What the model built with its default arguments reads (declared by the model)."""
+        return _default_input_spec(self.name)
 
 
 _REGISTRY: dict[str, ModelInfo] = {}
@@ -86,10 +112,10 @@ _REGISTRY: dict[str, ModelInfo] = {}
 def register_model(
     name: str,
     *,
-    input_spec: InputSpec,
     source: str,
     description: str,
     supports_pretrained: bool = False,
+    legacy_kwargs: dict[str, Any] | None = None,
 ) -> Callable[[Callable[..., AslModel]], Callable[..., AslModel]]:
     """Register a builder `fn(num_classes, pretrained=False, **kwargs) -> AslModel` by name."""
 
@@ -97,7 +123,7 @@ def register_model(
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} is registered twice")
         _REGISTRY[name] = ModelInfo(
-            name, builder, input_spec, source, description, supports_pretrained
+            name, builder, source, description, supports_pretrained, dict(legacy_kwargs or {})
         )
         return builder
 
@@ -117,9 +143,17 @@ def model_info(name: str) -> ModelInfo:
         ) from None
 
 
+@functools.cache
+def _default_input_spec(name: str) -> InputSpec:
+    # Built on the meta device: no memory and no initialisation, a few ms even for VGG16.
+    with torch.device("meta"):
+        return _REGISTRY[name].builder(2).input_spec
+
+
 def create_model(name: str, num_classes: int, pretrained: bool = False, **kwargs: Any) -> AslModel:
     """Build a registered model. `kwargs` are the architecture's own arguments (saved in
-    checkpoints so the same model can be rebuilt); `representation` picks the image view."""
+    checkpoints so the same model can be rebuilt); `representation` picks the image view
+    (a `Representation` or its string)."""
     info = model_info(name)
     if num_classes < 2:
         raise ValueError(f"num_classes must be at least 2, got {num_classes}")
@@ -128,7 +162,30 @@ def create_model(name: str, num_classes: int, pretrained: bool = False, **kwargs
     representation = kwargs.pop("representation", None)
     model = info.builder(num_classes, pretrained=pretrained, **kwargs)
     if representation is not None:
+        representation = Representation.parse(representation)
         if model.input_spec.kind == "landmarks":
             raise ValueError(f"{name} reads landmark vectors, not a {representation} image")
         model.input_spec = replace(model.input_spec, representation=representation)
     return model
+
+
+def create_model_for_weights(
+    name: str, num_classes: int, weight_names: Collection[str], **kwargs: Any
+) -> tuple[AslModel, dict[str, Any]]:
+    """Build `name` (not pretrained) to receive a checkpoint holding the tensors `weight_names`.
+
+    The current layout when its tensor names match; otherwise, for a checkpoint saved before
+    the name's fix (e.g. `resnet18` with channel attention, `enhanced_cnn` with BatchNorm after
+    every conv), the layout of `legacy_kwargs` if that one matches. Returns the model and the
+    arguments that built it (record them so the model can be rebuilt). When neither matches,
+    the current layout is returned and the caller reports the mismatch.
+    """
+    model = create_model(name, num_classes, **kwargs)
+    legacy = model_info(name).legacy_kwargs
+    wanted = set(weight_names)
+    if set(model.state_dict()) != wanted and legacy:
+        legacy_kwargs = {**legacy, **kwargs}
+        candidate = create_model(name, num_classes, **legacy_kwargs)
+        if set(candidate.state_dict()) == wanted:
+            return candidate, legacy_kwargs
+    return model, dict(kwargs)

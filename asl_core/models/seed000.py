@@ -1,4 +1,9 @@
-"""Seed 000/001: CustomCNN, CustomMobileNetV2 and CustomResNet18 with channel attention."""
+"""Seed 000/001: CustomCNN, CustomMobileNetV2 and CustomResNet18 with channel attention.
+
+`MobileNetV2Classifier` is also the plain ImageNet MobileNetV2 (`mobilenet_v2`, no attention);
+seed 000's CustomResNet18 is seed 003's `ResNet18Classifier` with attention after layer3 and
+layer4. The attention modules start random and train with the head (`AslModel.head_modules`).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from asl_core.models.blocks import (
     conv_bn_relu,
 )
 from asl_core.models.registry import AslModel, register_model
+from asl_core.models.seed003 import ResNet18Classifier
 from asl_core.vision.spec import image_spec
 
 
@@ -58,9 +64,11 @@ class CustomCNN(AslModel):
         return self.classifier(x)
 
 
-class CustomMobileNetV2(AslModel):
-    """Seed 000 section 4.3.3: MobileNetV2 with channel attention after chosen blocks, global
-    average pooling and a dropout classifier; ImageNet weights when pretrained."""
+class MobileNetV2Classifier(AslModel):
+    """MobileNetV2 with global average pooling and a dropout classifier; ImageNet weights when
+    pretrained. `attention_after` adds channel attention after those `features` blocks: seed
+    000 section 4.3.3's CustomMobileNetV2 uses (3, 6, 13, 16), the ends of the 24-, 32-, 96-
+    and 160-channel groups; empty gives torchvision's plain MobileNetV2."""
 
     # features[0] is the stem, features[18] the last 1x1 conv; stages group inverted residuals
     # at the points where resolution drops, so staged unfreezing walks back from the top.
@@ -74,7 +82,7 @@ class CustomMobileNetV2(AslModel):
         self,
         num_classes: int,
         pretrained: bool = False,
-        attention_after: Sequence[int] = (3, 6, 13, 16),
+        attention_after: Sequence[int] = (),
         reduction: int = 16,
         dropout: float = 0.2,
         image_size: int = 224,
@@ -91,6 +99,10 @@ class CustomMobileNetV2(AslModel):
             )
             self.pretrained_loaded = True
         features = list(backbone.features)
+        unknown = sorted(set(attention_after) - set(range(len(features))))
+        if unknown:
+            raise ValueError(f"attention_after names blocks that do not exist: {unknown} "
+                             f"(features 0-{len(features) - 1})")  # fmt: skip
         for name, (start, stop) in self.STAGES.items():
             layers: list[nn.Module] = []
             for index in range(start, stop):
@@ -110,54 +122,16 @@ class CustomMobileNetV2(AslModel):
         return self.classifier(self.pool(x))
 
 
-class CustomResNet18(AslModel):
-    """Seeds 000 (4.3.4) and 003: ResNet18 with channel attention after chosen stages and a new
-    classifier. `freeze_backbone()` then `unfreeze_stage("layer4")`, `("layer3")` is 003's
-    staged fine-tuning."""
+MOBILENET_ATTENTION = (3, 6, 13, 16)
+"""Seed 000's CustomMobileNetV2: attention after the last block of each channel group."""
 
-    head_name = "fc"
-    stage_names = ("stem", "layer1", "layer2", "layer3", "layer4")
 
-    def __init__(
-        self,
-        num_classes: int,
-        pretrained: bool = False,
-        attention_after: Sequence[str] = ("layer3", "layer4"),
-        reduction: int = 16,
-        dropout: float = 0.0,
-        image_size: int = 224,
-        weights_path: str | None = None,
-    ) -> None:
-        super().__init__()
-        from torchvision.models import resnet18
-
-        self.input_spec = image_spec(image_size)
-        backbone = resnet18(weights=None)
-        if pretrained:
-            backbone.load_state_dict(_imagenet_state_dict("resnet18-f37072fd.pth", weights_path))
-            self.pretrained_loaded = True
-        self.stem = nn.Sequential(backbone.conv1, backbone.bn1, backbone.relu, backbone.maxpool)
-        widths = {"layer1": 64, "layer2": 128, "layer3": 256, "layer4": 512}
-        for name, width in widths.items():
-            layer = getattr(backbone, name)
-            if name in attention_after:
-                layer = nn.Sequential(layer, ChannelAttention(width, reduction))
-            setattr(self, name, layer)
-        unknown = set(attention_after) - set(widths)
-        if unknown:
-            raise ValueError(f"attention_after names unknown stages: {sorted(unknown)}")
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(512, num_classes))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for name in self.stage_names:
-            x = getattr(self, name)(x)
-        return self.fc(self.pool(x))
+RESNET_ATTENTION = ("layer3", "layer4")
+"""Seed 000's CustomResNet18: attention after the two deepest residual stages."""
 
 
 @register_model(
     "custom_cnn",
-    input_spec=image_spec(128),
     source="seed 000, 4.3.2",
     description="4 conv-BN-ReLU-attention-pool blocks, FC with dropout",
 )
@@ -166,22 +140,34 @@ def custom_cnn(num_classes: int, pretrained: bool = False, **kwargs: Any) -> Asl
 
 
 @register_model(
-    "mobilenet_v2",
-    input_spec=image_spec(224),
+    "custom_mobilenet_v2",
     source="seed 000, 4.3.3",
-    description="MobileNetV2 + channel attention, ImageNet weights available offline",
+    description="MobileNetV2 + channel attention (trains with the head), ImageNet weights offline",
     supports_pretrained=True,
 )
-def mobilenet_v2(num_classes: int, pretrained: bool = False, **kwargs: Any) -> AslModel:
-    return CustomMobileNetV2(num_classes, pretrained=pretrained, **kwargs)
+def custom_mobilenet_v2(num_classes: int, pretrained: bool = False, **kwargs: Any) -> AslModel:
+    kwargs.setdefault("attention_after", MOBILENET_ATTENTION)
+    return MobileNetV2Classifier(num_classes, pretrained=pretrained, **kwargs)
 
 
 @register_model(
-    "resnet18",
-    input_spec=image_spec(224),
-    source="seed 000, 4.3.4; seed 003",
-    description="ResNet18 + channel attention, staged fine-tuning (layer4, then layer3)",
+    "mobilenet_v2",
+    source="seed 000, 4.4.7 (transfer learning); ours on hand crops",
+    description="ImageNet MobileNetV2 with a new dropout classifier, weights available offline",
+    supports_pretrained=True,
+    # Until the fix it had seed 000's attention: checkpoints saved then still load.
+    legacy_kwargs={"attention_after": MOBILENET_ATTENTION},
+)
+def mobilenet_v2(num_classes: int, pretrained: bool = False, **kwargs: Any) -> AslModel:
+    return MobileNetV2Classifier(num_classes, pretrained=pretrained, **kwargs)
+
+
+@register_model(
+    "custom_resnet18",
+    source="seed 000, 4.3.4",
+    description="ResNet18 + channel attention after layer3 and layer4 (trains with the head)",
     supports_pretrained=True,
 )
-def resnet18(num_classes: int, pretrained: bool = False, **kwargs: Any) -> AslModel:
-    return CustomResNet18(num_classes, pretrained=pretrained, **kwargs)
+def custom_resnet18(num_classes: int, pretrained: bool = False, **kwargs: Any) -> AslModel:
+    kwargs.setdefault("attention_after", RESNET_ATTENTION)
+    return ResNet18Classifier(num_classes, pretrained=pretrained, **kwargs)

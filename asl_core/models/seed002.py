@@ -75,7 +75,6 @@ class VGG16Transfer(AslModel):
 
 @register_model(
     "small_cnn",
-    input_spec=image_spec(128, mean=(0.0,) * 3, std=(1 / 255,) * 3),
     source="seed 002",
     description="rescaling + five conv/max-pool layers, 16 to 256 filters",
 )
@@ -85,7 +84,6 @@ def small_cnn(num_classes: int, pretrained: bool = False, **kwargs: Any) -> AslM
 
 @register_model(
     "vgg16",
-    input_spec=image_spec(224),
     source="seed 002",
     description="VGG16 transfer learning with a new top (ImageNet file needed for pretrained)",
     supports_pretrained=True,

@@ -1,16 +1,44 @@
-"""What a model reads: `InputSpec`, the contract between the hand pipeline and the models."""
+"""What a model reads: `InputSpec`, the contract between the hand pipeline and the models.
+
+`Representation` names the view of the hand a model reads. It is a `StrEnum`: each member is
+equal to its string ("crop", "skeleton", "landmarks"), which is what checkpoints, run folders
+and configs store, so files written before the enum existed still load.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Literal
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 InputKind = Literal["image", "landmarks", "sequence"]
 
 
-Representation = Literal["crop", "skeleton", "landmarks"]
+class Representation(StrEnum):
+    """The view of the hand a model is trained on (seed 000 section 4.5.3 for the images)."""
+
+    CROP = "crop"
+    """A square crop of the photo around the hand."""
+    SKELETON = "skeleton"
+    """The 21 landmarks and their bones drawn on black."""
+    LANDMARKS = "landmarks"
+    """The normalised 21x3 landmark vector (no image)."""
+
+    @classmethod
+    def parse(cls, value: object) -> Representation:
+        """`value` (a member or its string) as a member; ValueError naming the choices."""
+        try:
+            return cls(value)
+        except ValueError:
+            choices = ", ".join(member.value for member in cls)
+            raise ValueError(f"representation must be one of {choices}, not {value!r}") from None
+
+
+IMAGE_REPRESENTATIONS = (Representation.CROP, Representation.SKELETON)
+"""The representations that are images (what `kind="image"` and `"sequence"` models read)."""
 
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -30,6 +58,8 @@ class InputSpec:
     (T x C x size x size frames). `representation` is which view of the hand the image shows
     (the hand crop or the landmark skeleton drawn on black, seed 000 section 4.5.3); models are
     trained on one and the checkpoint records which. mean/std are applied to pixels in [0, 1].
+    A representation given as a string is stored as the `Representation` member (ValueError
+    for an unknown one).
     """
 
     kind: InputKind
@@ -37,12 +67,17 @@ class InputSpec:
     channels: int = 3
     mean: tuple[float, ...] = IMAGENET_MEAN
     std: tuple[float, ...] = IMAGENET_STD
-    representation: Representation = "crop"
+    representation: Representation = Representation.CROP
     dim: int = 0
     sequence_length: int = 0
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "representation", Representation.parse(self.representation))
+
     def example(self, batch: int = 2) -> torch.Tensor:
         """A random batch of the declared shape (for tests and benchmarks)."""
+        import torch
+
         if self.kind == "landmarks":
             return torch.randn(batch, self.dim)
         frame = (self.channels, self.size, self.size)
@@ -51,10 +86,12 @@ class InputSpec:
         return torch.randn(batch, *frame)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """JSON-ready: the representation as its plain string."""
+        return {**asdict(self), "representation": self.representation.value}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> InputSpec:
+        """Read `to_dict`'s output (unknown keys ignored); ValueError for a bad representation."""
         known = {key: value for key, value in data.items() if key in cls.__dataclass_fields__}
         for key in ("mean", "std"):
             if key in known:
