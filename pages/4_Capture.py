@@ -21,11 +21,11 @@ from asl_core.app.ice import (
     rtc_configuration,
 )
 from asl_core.app.state import available_models, refresh_models, secrets
+from asl_core.capture.lock import HEARTBEAT_S
 from asl_core.capture.names import (
     BUILTIN_CLASSES,
     CaptureError,
     class_name,
-    default_capture_dir,
     signer_name,
 )
 from asl_core.capture.session import (
@@ -35,7 +35,8 @@ from asl_core.capture.session import (
     MAX_COUNT,
     CapturePhase,
 )
-from asl_core.capture.store import SnapshotResult, thumbnail
+from asl_core.capture.store import SnapshotResult, capture_folder_problem, thumbnail
+from asl_core.settings import OutsideRootsError, capture_dir, folder_within_roots
 from asl_core.training.personalise import (
     PersonaliseConfig,
     PersonaliseError,
@@ -78,10 +79,11 @@ def sidebar() -> tuple[str, str | None]:
         st.header("Where and who")
         folder = st.text_input(
             "Capture folder",
-            value=str(default_capture_dir()),
+            value=str(capture_dir()),
             key="capture_folder",
-            help="Photos go to images/<sign>/ in this folder, listed in its MANIFEST.csv "
-            "(set ASL_CAPTURE_DIR to change the default).",
+            help="Photos go to images/<sign>/ in this folder, listed in its MANIFEST.csv. It "
+            "must lie inside the captures, runs or datasets folder (set ASL_CAPTURE_DIR to "
+            "change the default), and be new, empty or made by this page.",
         )
         name = st.text_input(
             "Your name",
@@ -396,10 +398,24 @@ def personalise_section(session: CaptureSession, signer: str) -> None:
         show_result(result)
 
 
+def checked_folder(typed: str) -> str:
+    """The typed folder, resolved, if this page may use it; otherwise say why and stop."""
+    try:
+        folder = folder_within_roots(typed)
+    except OutsideRootsError as error:
+        st.error(str(error))
+        st.stop()
+    if reason := capture_folder_problem(folder):  # a dataset or any other folder: never written
+        st.error(reason)
+        st.stop()
+    return str(folder)
+
+
 folder, signer = sidebar()
 if not folder:
     st.error("Type a capture folder in the sidebar.")
     st.stop()
+folder = checked_folder(folder)
 if signer is None:
     st.info("Type your name in the sidebar to start: it is saved with every photo.")
     st.stop()
@@ -432,3 +448,13 @@ try:
     personalise_section(session, signer)
 except CaptureError as error:  # an unreadable manifest: say so, never show it as empty
     st.error(str(error))
+
+
+@st.fragment(run_every=HEARTBEAT_S)
+def heartbeat() -> None:
+    # The browser reruns this every few seconds while the tab is open: when it is closed or
+    # reloaded, the folder is free for others (or this person in a new tab) within seconds.
+    session.heartbeat()
+
+
+heartbeat()

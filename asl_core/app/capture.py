@@ -27,6 +27,7 @@ from asl_core.capture.store import (
     Capture,
     CaptureStore,
     SnapshotResult,
+    capture_folder_problem,
     check_disk_space,
     check_writable,
     save_snapshot,
@@ -203,7 +204,10 @@ class CaptureSession:
         return result, True
 
     def problem(self) -> str | None:
-        """Why this folder cannot take photos now (read-only, disk full, locked), or None."""
+        """Why this folder cannot take photos now (not a capture folder, read-only, disk full,
+        held by another person), or None."""
+        if reason := capture_folder_problem(self.store.root):
+            return reason
         try:
             check_writable(self.store.root)
             check_disk_space(
@@ -216,6 +220,17 @@ class CaptureSession:
         if info is not None and info.owner != lock.owner and lock.stale_reason(info) is None:
             return str(lock.locked_error(info))
         return None
+
+    def heartbeat(self) -> bool:
+        """This session's tab is open: keep its claim on the folder fresh (the page calls this
+        every few seconds from a fragment the browser reruns); whether it holds the folder."""
+        lock = self.store.lock
+        if not lock.path.exists():
+            return False
+        try:
+            return lock.heartbeat()
+        except CaptureError:
+            return False
 
     def close(self) -> None:
         """Stop capturing and free the folder (changing folder or signer)."""

@@ -1,17 +1,11 @@
-"""Names of signs and signers, the capture folder, and the errors capture reports."""
+"""Names of signs and signers, and the errors capture reports."""
 
 from __future__ import annotations
 
-import os
 import unicodedata
 from collections.abc import Iterable
-from pathlib import Path
 
 from asl_core.labels import DIGITS, LETTERS, normalise_label
-from asl_core.settings import REPO_ROOT
-
-CAPTURE_DIR_ENV = "ASL_CAPTURE_DIR"
-
 
 BUILTIN_CLASSES: tuple[str, ...] = (*DIGITS, *LETTERS)
 
@@ -46,6 +40,10 @@ class ReadOnlyFolderError(CaptureError):
 
 class FolderLockedError(CaptureError):
     """Another session is writing to the capture folder."""
+
+
+class NotCaptureFolderError(CaptureError):
+    """A folder the Capture page did not make (a dataset, anything else): never written."""
 
 
 def validate_name(text: str | None, what: str = "sign name") -> str:
@@ -99,11 +97,3 @@ def signer_name(text: str | None) -> str:
 def file_stem_part(name: str) -> str:
     """A validated name as part of a file name: spaces become '-'."""
     return name.replace(" ", "-")
-
-
-def default_capture_dir() -> Path:
-    """`ASL_CAPTURE_DIR`, else `<repo>/user_data/captures` (ignored by git)."""
-    configured = os.environ.get(CAPTURE_DIR_ENV, "").strip()
-    if configured:
-        return Path(configured).expanduser().resolve()
-    return (REPO_ROOT / "user_data" / "captures").resolve()

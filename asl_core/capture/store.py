@@ -5,9 +5,15 @@ Layout (what `asl_core.data.load_folder` reads, so captures train like any other
     <capture folder>/                      ASL_CAPTURE_DIR, default <repo>/user_data/captures
       MANIFEST.csv                         path,label,signer,time,w,h,sha256 (one row a photo)
       images/<CLASS>/<signer>_<yyyymmdd-HHMMSS>_<n>.jpg
-      .capture.lock                        while a session is writing (see FolderLock)
+      .asl-capture.json                    the marker: this folder was made by capture
+      .capture.lock, .capture.lock.mutex   who is writing (see `asl_core.capture.lock`)
 
 What is refused, each with a sentence for the user (`CaptureError` and its subclasses):
+- a folder capture did not make (`NotCaptureFolderError`): one that exists, holds files and
+  has no marker, such as a dataset. Capture would otherwise rewrite its manifest (dropping
+  the columns it does not know) and its Delete button would remove the dataset's photos. A
+  new or empty folder gets the marker at the first photo; a capture folder from before the
+  marker (exactly MANIFEST.csv with capture's columns and images/) is adopted;
 - an empty or unsafe class or signer name (`InvalidNameError`): 1-32 letters, digits, spaces,
   `-` or `_`; no dots, slashes or other path syntax, so a name can never leave `images/`;
 - a disk with less than 200 MB free (`DiskFullError`), checked before every photo;
@@ -38,7 +44,7 @@ import tempfile
 import threading
 import weakref
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -47,18 +53,19 @@ from typing import Any
 import cv2
 import numpy as np
 
-from asl_core.capture.lock import LOCK_STALE_AFTER_S, FolderLock, _release_lock
+from asl_core.capture.lock import LOCK_STALE_AFTER_S, FolderLock, release_lock
 from asl_core.capture.names import (
     CaptureError,
     DiskFullError,
+    NotCaptureFolderError,
     ReadOnlyFolderError,
     class_name,
-    default_capture_dir,
     file_stem_part,
     signer_name,
 )
-from asl_core.io.files import atomic_write_bytes
+from asl_core.io.files import atomic_write_bytes, atomic_write_json
 from asl_core.labels import normalise_label, sort_labels
+from asl_core.settings import capture_dir
 from asl_core.vision.hands import HandDetection, HandDetector
 
 MANIFEST_NAME = "MANIFEST.csv"
@@ -68,6 +75,9 @@ IMAGES_DIR = "images"
 
 
 MANIFEST_COLUMNS: tuple[str, ...] = ("path", "label", "signer", "time", "w", "h", "sha256")
+
+
+MARKER_NAME = ".asl-capture.json"
 
 
 MIN_FREE_BYTES = 200 * 1024 * 1024
@@ -150,6 +160,56 @@ def _probe_write(folder: Path) -> None:
             os.fsync(handle.fileno())
     finally:
         Path(name).unlink(missing_ok=True)
+
+
+def capture_folder_problem(folder: Path) -> str | None:
+    """Why capture must not write `folder`, or None when it may: capture's marker is there,
+    or the folder is new or empty, or it is a capture folder from before the marker."""
+    folder = Path(folder)
+    if (folder / MARKER_NAME).is_file() or not folder.exists():
+        return None
+    if not folder.is_dir():
+        return f"{folder} is a file, not a folder: choose a folder for your photos."
+    try:
+        names = sorted(entry.name for entry in folder.iterdir() if not entry.name.startswith("."))
+    except OSError as error:
+        return f"{folder} cannot be read ({error.strerror or error})."
+    if not names or _is_unmarked_capture_folder(folder, names):
+        return None
+    shown = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
+    return (
+        f"{folder} was not made by the Capture page (it has no {MARKER_NAME}) and already holds "
+        f"{shown}. Capture writes only into folders it made, so that it never rewrites another "
+        "dataset's MANIFEST.csv or deletes its photos: choose a new or empty folder."
+    )
+
+
+def _is_unmarked_capture_folder(folder: Path, names: list[str]) -> bool:
+    # A capture folder made before the marker: MANIFEST.csv with exactly capture's columns
+    # (a dataset's manifest has others) and images/, nothing else.
+    if not set(names) <= {MANIFEST_NAME, IMAGES_DIR} or MANIFEST_NAME not in names:
+        return False
+    try:
+        with (folder / MANIFEST_NAME).open(encoding="utf-8", newline="") as handle:
+            header = next(csv.reader(handle), [])
+    except (OSError, UnicodeDecodeError):
+        return False
+    return tuple(header) == MANIFEST_COLUMNS
+
+
+def claim_capture_folder(folder: Path) -> None:
+    """Write capture's marker into `folder` (new, empty or an unmarked capture folder), or
+    NotCaptureFolderError when capture must not write there."""
+    folder = Path(folder)
+    if (folder / MARKER_NAME).is_file():
+        return
+    problem = capture_folder_problem(folder)
+    if problem is not None:
+        raise NotCaptureFolderError(problem)
+    atomic_write_json(
+        folder / MARKER_NAME,
+        {"made_by": "asl_core.capture", "columns": list(MANIFEST_COLUMNS)},
+    )
 
 
 def _write_error(folder: Path, error: OSError) -> CaptureError:
@@ -276,7 +336,7 @@ class CaptureStore:
         cache_features: bool = True,
         disk_usage: Callable[[Path], Any] | None = None,
     ) -> None:
-        self.root = Path(root).expanduser() if root is not None else default_capture_dir()
+        self.root = Path(root).expanduser() if root is not None else capture_dir()
         self.images_dir = self.root / IMAGES_DIR
         self.manifest_path = self.root / MANIFEST_NAME
         self.min_free_bytes = min_free_bytes
@@ -286,7 +346,7 @@ class CaptureStore:
         self._mutex = threading.RLock()
         self._checked = False
         # A session that ends (tab closed, state dropped) frees the folder for the others.
-        self._finalizer = weakref.finalize(self, _release_lock, self.lock.path, self.lock.owner)
+        self._finalizer = weakref.finalize(self, release_lock, self.root, self.lock.owner)
 
     # -- reading (no lock: the manifest is only ever replaced whole) --
 
@@ -307,19 +367,33 @@ class CaptureStore:
     # -- writing --
 
     def check(self) -> None:
-        """Writable, enough space, and ours: raises the CaptureError that says what is wrong.
-
-        Called before every write; the write probe runs once per store (the lock refresh and
-        the space check every time).
-        """
+        """A folder capture may write, writable, with enough space: raises the CaptureError
+        that says what is wrong. Called before every write; the folder and write checks run
+        once per store, the space check every time (the claim is taken by `_writing`)."""
         if not self._checked:
+            if problem := capture_folder_problem(self.root):
+                raise NotCaptureFolderError(problem)
             check_writable(self.root)
             self._checked = True
         check_disk_space(self.root, self.min_free_bytes, disk_usage=self.disk_usage)
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Checked, claimed (the folder mutex held, our claim fresh) and marked, for one write;
+        OSErrors become the CaptureError a person can act on."""
+        self.check()
         try:
-            self.lock.refresh()
+            with self.lock.writing():
+                claim_capture_folder(self.root)
+                yield
         except OSError as error:
             raise _write_error(self.root, error) from error
+
+    def claim(self) -> None:
+        """Take the folder for this session now (the first photo does it too); the
+        CaptureError that says why not."""
+        with self._mutex, self._writing():
+            pass
 
     def release(self) -> None:
         """Let other sessions write this folder."""
@@ -356,8 +430,7 @@ class CaptureStore:
         data = encode_jpeg(rgb)
         sha256 = hashlib.sha256(data).hexdigest()
         when = when or datetime.now().astimezone()
-        with self._mutex:
-            self.check()
+        with self._mutex, self._writing():
             path = self._new_photo_path(label, signer, when)
             capture = Capture(
                 path=path.relative_to(self.root).as_posix(),
@@ -368,11 +441,8 @@ class CaptureStore:
                 height=int(rgb.shape[0]),
                 sha256=sha256,
             )
-            try:
-                atomic_write_bytes(path, data)
-                atomic_write_bytes(self.manifest_path, manifest_bytes([*self.captures(), capture]))
-            except OSError as error:
-                raise _write_error(self.root, error) from error
+            atomic_write_bytes(path, data)
+            atomic_write_bytes(self.manifest_path, manifest_bytes([*self.captures(), capture]))
         if detection is not None and self.cache_features:
             with contextlib.suppress(OSError, ValueError):  # the cache is an optimisation only
                 cache_capture_features(rgb, detection, sha256)
@@ -387,17 +457,13 @@ class CaptureStore:
         wanted = set(paths)
         if not wanted:
             return 0
-        with self._mutex:
-            self.check()
+        with self._mutex, self._writing():
             captures = self.captures()
             keep = [c for c in captures if c.path not in wanted]
             removed = [c for c in captures if c.path in wanted]
             if not removed:
                 return 0
-            try:
-                atomic_write_bytes(self.manifest_path, manifest_bytes(keep))
-            except OSError as error:
-                raise _write_error(self.root, error) from error
+            atomic_write_bytes(self.manifest_path, manifest_bytes(keep))
             images = self.images_dir.resolve()
             for capture in removed:
                 file = (self.root / capture.path).resolve()

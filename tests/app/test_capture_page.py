@@ -29,6 +29,7 @@ from streamlit.proto.Common_pb2 import FileURLs
 from streamlit.runtime.uploaded_file_manager import UploadedFile, UploadedFileRec
 from streamlit.testing.v1 import AppTest
 
+from asl_core.capture.names import FolderLockedError
 from asl_core.capture.store import NO_HAND_MESSAGE, CaptureStore
 from asl_core.settings import REPO_ROOT
 from tests.helpers.captures import capture_real_photos, cut_down_checkpoint
@@ -190,24 +191,68 @@ def test_bad_sign_names_get_clear_messages(folders: dict[str, Path]) -> None:
     assert by_label(at.radio, "How").value == "Live camera"
 
 
-def test_a_folder_that_cannot_be_written_gets_a_clear_message(
-    folders: dict[str, Path], tmp_path: Path
-) -> None:
-    (tmp_path / "file.txt").write_text("a file, not a folder")
+def test_a_folder_that_cannot_be_written_gets_a_clear_message(folders: dict[str, Path]) -> None:
+    folders["captures"].mkdir()
+    (folders["captures"] / "file.txt").write_text("a file, not a folder")
     at = open_page()
-    ok(at.sidebar.text_input(key="capture_folder").input(str(tmp_path / "file.txt" / "x")).run())
+    typed = str(folders["captures"] / "file.txt" / "x")
+    ok(at.sidebar.text_input(key="capture_folder").input(typed).run())
     assert "cannot be written" in texts(at.error)
     assert not [radio for radio in at.radio if radio.label == "How"]
 
 
+def test_a_folder_outside_the_configured_ones_is_refused(
+    folders: dict[str, Path], tmp_path: Path
+) -> None:
+    outside = tmp_path / "elsewhere"
+    at = open_page()
+    ok(at.sidebar.text_input(key="capture_folder").input(str(outside)).run())
+    assert "outside the folders this app may use" in texts(at.error)
+    assert not [radio for radio in at.radio if radio.label == "How"]
+    assert not outside.exists()  # nothing made there
+
+
+def test_a_dataset_folder_is_refused_and_left_alone(
+    folders: dict[str, Path], tmp_path: Path, massey_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "data" / "massey36"  # a copy of the real manifest and two of its photos
+    rows = (massey_root / "MANIFEST.csv").read_text(encoding="utf-8").splitlines()[:3]
+    for row in rows[1:]:
+        photo = data / row.split(",")[0]
+        photo.parent.mkdir(parents=True, exist_ok=True)
+        photo.write_bytes((massey_root / row.split(",")[0]).read_bytes())
+    (data / "MANIFEST.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    before = sorted((p, p.read_bytes()) for p in data.rglob("*") if p.is_file())
+    monkeypatch.setenv("ASL_DATA_DIR", str(data.parent))
+    at = open_page()
+    ok(at.sidebar.text_input(key="capture_folder").input(str(data)).run())
+    assert "was not made by the Capture page" in texts(at.error)
+    assert not at.checkbox and not [radio for radio in at.radio if radio.label == "How"]
+    assert sorted((p, p.read_bytes()) for p in data.rglob("*") if p.is_file()) == before
+
+
 def test_a_folder_another_session_writes_to_is_refused(folders: dict[str, Path]) -> None:
     other = CaptureStore(folders["captures"], who="Bob")
-    other.check()  # what its first photo does: folder checked, lock taken
+    other.claim()  # what its first photo does: folder checked, claim taken
     at = open_page()
     assert "Another session (Bob) is saving photos" in texts(at.error)
     other.release()
     ok(at.run())
     assert not at.error
+
+
+def test_the_same_person_in_a_new_tab_takes_over(
+    folders: dict[str, Path], massey_root: Path
+) -> None:
+    old_tab = CaptureStore(folders["captures"], who="Ann")
+    old_tab.claim()  # Ann's earlier tab, closed a moment ago: its claim is still fresh
+    at = choose(open_page("Ann"), "Upload photos", "B")
+    assert not at.error
+    photo = ("b.jpeg", massey_photo(massey_root, "b", "hand2").read_bytes(), "image/jpeg")
+    ok(at.file_uploader(key="capture_uploads").set_value([photo]).run())
+    assert "Saved 1 of 1 photos as B." in texts(at.success)
+    with pytest.raises(FolderLockedError, match=r"Another session \(Ann\)"):
+        old_tab.claim()  # had the old tab been open after all, it now stops writing
 
 
 def test_live_mode_shows_the_camera_and_waits_for_start(folders: dict[str, Path]) -> None:
