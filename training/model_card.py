@@ -24,6 +24,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from asl_core.vision.spec import Representation
 from training import format_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -153,7 +154,7 @@ def candidate_rows(groups: list[str], runs_dir: Path) -> list[dict[str, Any]]:
         rows.append({
             "group": group,
             "model": config.get("model"),
-            "representation": config.get("representation") or "landmarks",
+            "representation": config.get("representation") or Representation.LANDMARKS,
             "datasets": "+".join(config.get("datasets", [])),
             "signers": ", ".join(f"{k} {v:.3f}" for k, v in per_signer.items()),
             "mean": statistics.fmean(massey) if massey else None,
@@ -163,125 +164,47 @@ def candidate_rows(groups: list[str], runs_dir: Path) -> list[dict[str, Any]]:
     return rows
 
 
+CARD_TEMPLATE = Path(__file__).with_name("model_card.md.j2")
+"""The card's text (jinja2); `render_card` fills it in."""
+
+
+EXPORT_TABLE = ROOT / "bench" / "results" / "export.md"
+"""bench/export.py's fp32/int8 table, included in the card when it exists."""
+
+
+def _verdict(miss: float) -> str:
+    return "met" if miss <= 0 else f"**missed by {miss:.3f}**"
+
+
+def render_card(card: dict[str, Any], export_table: str | None = None) -> str:
+    """MODEL_CARD.md's text for `card` (what `main` builds, or card.json as shipped: `pairs`
+    as ((true, predicted), n) or [true, predicted, n]). `export_table` is bench/export.py's
+    markdown table, or None to leave that section out."""
+    import jinja2
+
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(CARD_TEMPLATE.parent),
+        undefined=jinja2.StrictUndefined,  # a missing card field is an error, not a blank
+        autoescape=False,  # markdown, not HTML
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    environment.filters["f3"] = fmt
+    pairs = [(*pair[0], pair[1]) if len(pair) == 2 else tuple(pair) for pair in card["pairs"]]
+    template = environment.get_template(CARD_TEMPLATE.name)
+    return template.render(
+        **{**card, "pairs": pairs},
+        targets=TARGETS,
+        verdict=_verdict,
+        export_table=export_table.strip() if export_table else None,
+    )
+
+
 def write_card(out: Path, card: dict[str, Any]) -> None:
-    loso, random = card["loso"], card["random"]
-    miss_loso = TARGETS["loso_mean"] - loso["mean"]
-    miss_random = TARGETS["random"] - random["test_acc"]
-
-    def verdict(miss: float) -> str:
-        return "met" if miss <= 0 else f"**missed by {miss:.3f}**"
-
-    lines = [
-        "# Model card: the default model",
-        "",
-        f"Architecture `{card['architecture']}` reading `{card['representation']}`, "
-        f"{len(card['class_names'])} classes ({', '.join(card['class_names'])}). "
-        f"Trained with `{card['config']}` on {', '.join(card['datasets'])}.",
-        "",
-        "## Accuracy (photos with no hand found count as wrong)",
-        "",
-        "| split | what it measures | accuracy | target |",
-        "|---|---|---|---|",
-        f"| leave-one-signer-out, massey36 (mean of {len(loso['per_signer'])} signers) "
-        f"| people the model never saw | **{loso['mean']:.3f}** "
-        f"| ≥ {TARGETS['loso_mean']} ({verdict(miss_loso)}) |",
-        f"| leave-one-signer-out, answer restricted to letters or digits | the same, with "
-        f"the app's letters/digits switch | {loso['mean_group']:.3f} | – |",
-        f"| random 70/15/15 (stratified, seed {random['seed']}) | same people and sessions on "
-        f"both sides: optimistic | {random['test_acc']:.3f} "
-        f"| ≥ {TARGETS['random']} ({verdict(miss_random)}) |",
-        "",
-        "Per held-out signer (massey36, all 36 classes / restricted to the photo's group):",
-        "",
-        "| signer | photos | accuracy | letters-or-digits |",
-        "|---|---|---|---|",
-    ]
-    for signer, row in loso["per_signer"].items():
-        lines.append(
-            f"| {signer} | {row['count']} | {row['acc_all']:.3f} | {row['acc_group']:.3f} |"
-        )
-    lines += [
-        "",
-        "Why the 36-class number stays below the target: O and 0, V and 2, W and 6 are the same "
-        "handshape in still photos, and they are most of the remaining errors (table below). The "
-        "app therefore lets people ask for letters only (the live page's default) or digits "
-        "only, which is the second row above.",
-        "",
-        "## Most confused pairs (leave-one-signer-out, all signers)",
-        "",
-        "| true | predicted | photos |",
-        "|---|---|---|",
-    ]
-    lines += [f"| {a} | {b} | {n} |" for (a, b), n in card["pairs"][:12]]
-    lines += [
-        "",
-        "## Per-class F1 (random-split test side)",
-        "",
-        "| class | F1 | class | F1 | class | F1 |",
-        "|---|---|---|---|---|---|",
-    ]
-    f1 = list(card["per_class_f1"].items())
-    for i in range(0, len(f1), 3):
-        cells = [f"{name} | {value:.2f}" for name, value in f1[i : i + 3]]
-        lines.append("| " + " | ".join(cells) + " |")
-    if card["candidates"]:
-        lines += [
-            "",
-            "## How the architecture was chosen (leave-one-signer-out)",
-            "",
-            "| model | reads | data | epochs | held-out signers | mean over massey36 signers |",
-            "|---|---|---|---|---|---|",
-        ]
-        lines += [
-            f"| {r['model']}"
-            + (f" ({r['size']} px)" if r.get("size") else "")
-            + f" | {r['representation']} | {r['datasets']} | {r.get('epochs')} | {r['signers']} "
-            f"| {fmt(r['mean'])} |"
-            for r in card["candidates"]
-        ]
-        lines += [
-            "",
-            "The image models had one held-out signer and a few epochs each (a CPU budget), so "
-            "their rows are indicative; on that signer the landmark model was better. The "
-            "`grassknoted` entry is a model trained on massey36 alone reading another person in "
-            "another room (its no-hand photos counted wrong).",
-        ]
-    lat = card["latency"]
-    lines += [
-        "",
-        "## Speed (this machine's CPU, 2 threads, median over real photos)",
-        "",
-        f"Hand detection {lat['detect_ms']:.1f} ms, model (original + mirrored input) "
-        f"{lat['model_ms']:.2f} ms per photo.",
-    ]
-    export_table = ROOT / "bench" / "results" / "export.md"
-    if export_table.exists():
-        lines += [
-            "",
-            "## fp32 and int8 (bench/export.py, one run)",
-            "",
-            "Measured on the same recipe's leave-one-signer-out checkpoint that never saw hand5 "
-            "(`python bench/export.py --model runs/<loso group>/<hand5 run>/checkpoint.json`):",
-            "",
-            export_table.read_text().strip(),
-        ]
-    lines += [
-        "",
-        "## Data and licences",
-        "",
-        "- massey36: Massey University 2D static ASL (Barczak et al. 2011), as redistributed in "
-        "Kaggle ayuraj/asl-dataset; 5 signers, hands on black; no licence stated (research "
-        "data, not redistributed here).",
-        '- grassknoted_letters: a subset of Kaggle grassknoted "ASL Alphabet"; 1 signer, one '
-        "room; reported GPL-2.0 (unverified).",
-        "",
-        "Both sets have uniform scenes, so these numbers do not include the change of "
-        "background, light and camera that a classroom brings (see ../shared/NOTES.md).",
-        "",
-        f"Regenerate: `{card['command']}`",
-        "",
-    ]
-    (out / "MODEL_CARD.md").write_text("\n".join(lines))
+    """Write out/MODEL_CARD.md (with the export table when bench/results/export.md exists)."""
+    export_table = EXPORT_TABLE.read_text() if EXPORT_TABLE.exists() else None
+    (out / "MODEL_CARD.md").write_text(render_card(card, export_table))
 
 
 def main(args: argparse.Namespace) -> dict[str, Any]:
