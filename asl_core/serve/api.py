@@ -17,18 +17,28 @@ model). Endpoints:
 - `GET /health`: `{"status": "ok", "model": NAME}`.
 - `GET /labels`: `{"labels": [class names]}`.
 
-Errors are `{"detail": message}` with the status saying what went wrong: 413 for an upload over
-20 MB (refused from its Content-Length before the body is read, or as soon as a body without
-one passes the limit) or an image over the pixel limit; 415 for a file that is not an image
-(the message says what it looks like) or a request that is not multipart; 422 for a truncated,
-too small or undecodable image, a missing `file` field, or bad query parameters.
+Errors are `{"detail": message}` with the status saying what went wrong: 400 for a malformed
+multipart body (bad boundary, garbage), with the parser's reason; 408 when the upload stalls
+(no bytes for `READ_TIMEOUT_S`); 413 for an upload over `MAX_UPLOAD_BYTES` (refused from its
+Content-Length before the body is read, or as soon as a body without one passes the limit) or
+an image over the pixel limit; 415 for a file that is not one of the accepted photo formats,
+judged by its content (the message says what it looks like) or a request that is not
+multipart; 422 for a truncated, too small or undecodable image, a missing `file` field, or bad
+query parameters; 503 with `Retry-After` when every decoding slot is busy.
+
+Memory: photos are decoded at reduced scale (`asl_core.io.images`), so one upload costs at most
+about `DECODE_PEAK_BYTES`; at most `decode_slots` uploads are decoded and answered at once,
+sized to the machine's memory (`decode_slots_for_memory`), and the rest are answered 503 at
+once rather than queued in memory.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -38,14 +48,37 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException
 from starlette.types import Message
 
 from asl_core.inference.predictor import DEFAULT_THRESHOLD, Predictor
-from asl_core.io.images import ImageError, ImageTooLargeError, NotAnImageError, load_image
+from asl_core.io.images import (
+    MAX_FILE_BYTES,
+    ImageError,
+    ImageTooLargeError,
+    NotAnImageError,
+    load_image,
+)
 from asl_core.labels import ClassFilter
 
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
-"""Largest photo accepted (20 MiB: any phone photo; the pixel limit of load_image also holds)."""
+MAX_UPLOAD_BYTES = MAX_FILE_BYTES
+"""Largest photo accepted: the limit of every photo reader (100 MB, a 200 MP phone JPEG)."""
+
+
+READ_TIMEOUT_S = 30.0
+"""A request body that sends nothing for this long is answered 408 (a stalled upload)."""
+
+
+DECODE_PEAK_BYTES = 350 * 1024 * 1024
+"""Most memory one upload costs while decoded and answered: the file (up to MAX_UPLOAD_BYTES)
+plus its reduced-scale decode, about 210 MB for a 200 MP JPEG (bench/hard_photos.py)."""
+
+
+DECODE_MEMORY_SHARE = 0.25
+"""Share of the machine's physical memory that concurrent decodes may take together."""
+
+
+RETRY_AFTER_S = 2
 
 
 MULTIPART_ALLOWANCE = 64 * 1024
@@ -62,27 +95,48 @@ class UploadTooLarge(Exception):
     """Raised from inside the body stream as soon as the limit is passed."""
 
 
+class UploadStalled(Exception):
+    """Raised from inside the body stream when no bytes came for the read timeout."""
+
+
+def decode_slots_for_memory(total_bytes: int | None = None) -> int:
+    """How many uploads may be decoded at once: DECODE_MEMORY_SHARE of the physical memory
+    (default: this machine's) over DECODE_PEAK_BYTES, at least 1, at most 2 per CPU core
+    (decoding and detection are CPU-bound: more would only queue in memory)."""
+    if total_bytes is None:
+        try:
+            total_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError, AttributeError):
+            total_bytes = 4 * 1024**3
+    by_memory = int(DECODE_MEMORY_SHARE * total_bytes // DECODE_PEAK_BYTES)
+    return max(1, min(by_memory, 2 * (os.cpu_count() or 1)))
+
+
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse(status_code=status, content={"detail": message})
 
 
 def _too_large_message() -> str:
     return (
-        f"The upload is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB; send a smaller photo "
+        f"The upload is larger than {MAX_UPLOAD_BYTES / 1e6:g} MB; send a smaller photo "
         "(resize or re-save it as JPEG)."
     )
 
 
 def _bounded(
-    receive: Callable[[], Awaitable[Message]], limit: int
+    receive: Callable[[], Awaitable[Message]], limit: int, timeout_s: float
 ) -> Callable[[], Awaitable[Message]]:
-    """Wrap the ASGI receive channel so reading stops once `limit` body bytes have come in:
-    a body without Content-Length (chunked) is never read past the limit."""
+    """Wrap the ASGI receive channel so reading stops once `limit` body bytes have come in (a
+    body without Content-Length, chunked, is never read past the limit), and so that waiting
+    more than `timeout_s` for the next piece of the body raises UploadStalled."""
     received = 0
 
     async def bounded_receive() -> Message:
         nonlocal received
-        message = await receive()
+        try:
+            message = await asyncio.wait_for(receive(), timeout_s)
+        except TimeoutError as exc:
+            raise UploadStalled from exc
         if message["type"] == "http.request":
             received += len(message.get("body", b""))
             if received > limit:
@@ -123,12 +177,22 @@ _PREDICT_BODY = {
 }
 
 
-def create_app(model: str | os.PathLike[str] | None = None) -> FastAPI:
+def create_app(
+    model: str | os.PathLike[str] | None = None,
+    *,
+    decode_slots: int | None = None,
+    read_timeout_s: float = READ_TIMEOUT_S,
+) -> FastAPI:
     """The API serving `model` (default: `ASL_MODEL`, else the shipped model).
 
     The model and the hand detector are loaded once, when the server starts; requests share
     them (the detector serialises its own calls; model inference is thread-safe).
+    `decode_slots`: uploads decoded and answered at once (default `decode_slots_for_memory()`);
+    `read_timeout_s`: the stalled-upload timeout.
     """
+    slots = decode_slots if decode_slots is not None else decode_slots_for_memory()
+    if slots < 1:
+        raise ValueError(f"decode_slots must be at least 1, got {slots}")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -145,6 +209,7 @@ def create_app(model: str | os.PathLike[str] | None = None) -> FastAPI:
         version="1",
         lifespan=lifespan,
     )
+    app.state.decode_slots = threading.BoundedSemaphore(slots)
 
     @app.get("/health")
     def health(request: Request) -> dict[str, str]:
@@ -172,11 +237,20 @@ def create_app(model: str | os.PathLike[str] | None = None) -> FastAPI:
                 f"Send the photo as multipart/form-data in the field {FILE_FIELD!r} "
                 f"(e.g. curl -F {FILE_FIELD}=@photo.jpg ...), not as {content_type or 'no type'}.",
             )
-        bounded = Request(request.scope, _bounded(request.receive, limit))
+        bounded = Request(request.scope, _bounded(request.receive, limit, read_timeout_s))
         try:
             form = await bounded.form(max_files=1, max_fields=4)
         except UploadTooLarge:
             return _error(413, _too_large_message())
+        except UploadStalled:
+            return _error(
+                408, f"The upload stalled: no data for {read_timeout_s:g} s; send it again."
+            )
+        except (MultiPartException, ValueError) as error:
+            # python-multipart's parse errors are ValueErrors (bad boundary, garbage).
+            message = f"The multipart body is malformed ({error}); send the photo as a file "
+            return _error(400, message + f"in the field {FILE_FIELD!r} (curl -F file=@photo.jpg).")
+        slots: threading.BoundedSemaphore = request.app.state.decode_slots
         try:
             upload = form.get(FILE_FIELD)
             if not isinstance(upload, UploadFile):
@@ -186,24 +260,46 @@ def create_app(model: str | os.PathLike[str] | None = None) -> FastAPI:
                 return _error(422, message)
             if upload.size is not None and upload.size > MAX_UPLOAD_BYTES:
                 return _error(413, _too_large_message())
+            if not slots.acquire(blocking=False):
+                return JSONResponse(
+                    status_code=503,
+                    content={"detail": "The server is busy reading other photos; try again."},
+                    headers={"Retry-After": str(RETRY_AFTER_S)},
+                )
             data = await upload.read()
             name = upload.filename or FILE_FIELD
         finally:
             await form.close()
-        predictor: Predictor = request.app.state.predictor
         try:
-            rgb = await run_in_threadpool(load_image, data)
-        except ImageError as error:
-            return _error(_status_for(error), str(error))
-        try:
-            prediction = await run_in_threadpool(
-                predictor.predict_image, rgb, threshold=threshold, mirror=mirror, classes=classes
+            return await _answer(
+                request.app.state.predictor, data, name, threshold, mirror, classes
             )
-        except ValueError as error:  # e.g. classes=digits for a letters-only model
-            return _error(422, str(error))
-        return prediction.to_json(name)
+        finally:
+            slots.release()
 
     return app
+
+
+async def _answer(
+    predictor: Predictor,
+    data: bytes,
+    name: str,
+    threshold: float,
+    mirror: bool,
+    classes: ClassFilter,
+) -> dict[str, Any] | JSONResponse:
+    """Decode and answer one upload (the caller holds a decoding slot)."""
+    try:
+        rgb = await run_in_threadpool(load_image, data)
+    except ImageError as error:
+        return _error(_status_for(error), str(error))
+    try:
+        prediction = await run_in_threadpool(
+            predictor.predict_image, rgb, threshold=threshold, mirror=mirror, classes=classes
+        )
+    except ValueError as error:  # e.g. classes=digits for a letters-only model
+        return _error(422, str(error))
+    return prediction.to_json(name)
 
 
 app = create_app()
