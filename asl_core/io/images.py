@@ -49,8 +49,8 @@ except ImportError:  # pragma: no cover - pillow-heif is in the lock
     HEIF_AVAILABLE = False
 
 
-MAX_FILE_BYTES = 100 * 1024 * 1024
-"""Largest photo file read (100 MiB): a 200 MP phone JPEG is 30-60 MB."""
+MAX_FILE_BYTES = 100_000_000
+"""Largest photo file read (100 MB): a 200 MP phone JPEG is 30-60 MB."""
 
 
 MAX_PIXELS = 50_000_000

@@ -356,7 +356,7 @@ def test_a_2_gb_file_is_refused_from_its_size_without_being_read(
     monkeypatch.setattr(Path, "read_bytes", never)
     with pytest.raises(ImageTooLargeError) as info:
         load_image(path)
-    assert "The file is 2.1 GB; the limit for a photo is 104.9 MB" in str(info.value)
+    assert "The file is 2.1 GB; the limit for a photo is 100.0 MB" in str(info.value)
     with pytest.raises(ImageTooLargeError):
         check_photo_file(path)
 
