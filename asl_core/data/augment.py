@@ -242,7 +242,9 @@ def describe(config: AugmentConfig, spec: InputSpec, representation: str | None)
         applied = {"space": "landmarks", "renormalised": True, "flip": False}
     else:
         keys = ("rotation", "scale", "translate", "hflip_prob")
-        colour = (representation or spec.representation) != "skeleton"
+        # As ImageTrainPreset decides: never on skeletons, and off when both strengths are 0.
+        skeleton = (representation or spec.representation) == "skeleton"
+        colour = not skeleton and bool(config.brightness or config.contrast)
         if colour:
             keys = (*keys, "brightness", "contrast")
         applied = {"space": "image", "colour_jitter": colour}

@@ -293,13 +293,15 @@ def extract_features(
     workers: int = 2,
     progress: bool = True,
     detector_factory: Callable[[], HandDetector] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> FeatureTable:
     """Make sure every sample is in the cache, then return the aligned FeatureTable.
 
     Landmark-CSV rows skip MediaPipe. Only missing photos are processed (resumable). With
     `workers` > 1 and enough missing photos, a spawn-started process pool does the work (spawn,
     not fork: MediaPipe and torch threads do not survive a fork); otherwise this process does,
-    with `detector_factory()` (default: an image-mode HandDetector).
+    with `detector_factory()` (default: an image-mode HandDetector). `on_progress(done,
+    missing)` is called after each photo processed (a page's progress bar).
     """
     cache = cache or FeatureCache()
     started = time.monotonic()
@@ -323,14 +325,18 @@ def extract_features(
             context = multiprocessing.get_context("spawn")
             init_args = (str(cache.root), cache.size, cache.pipeline_version)
             with context.Pool(workers, initializer=_worker_init, initargs=init_args) as pool:
-                for _ in pool.imap_unordered(_worker_run, missing, chunksize=4):
+                for done, _ in enumerate(pool.imap_unordered(_worker_run, missing, chunksize=4)):
                     line.advance()
+                    if on_progress is not None:
+                        on_progress(done + 1, len(missing))
         else:
             factory = detector_factory or (lambda: HandDetector(mode="image"))
             with factory() as detector:
-                for sample in missing:
+                for done, sample in enumerate(missing, start=1):
                     _process_one(sample, detector, cache)
                     line.advance()
+                    if on_progress is not None:
+                        on_progress(done, len(missing))
         line.close()
         report.computed = len(missing)
 
