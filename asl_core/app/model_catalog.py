@@ -13,7 +13,7 @@ from typing import Any
 from asl_core.app.classify import logger
 from asl_core.labels import DIGITS, LETTERS, ClassFilter, allowed_mask
 from asl_core.models.checkpoint import CheckpointError, CheckpointMeta, checkpoint_paths, read_meta
-from asl_core.vision.spec import InputSpec
+from asl_core.vision.spec import InputSpec, Representation
 
 DEFAULT_MODEL_NAME = "Shipped default model"
 
@@ -60,7 +60,7 @@ def describe_input(spec: InputSpec) -> str:
         )
     view = (
         "a drawing of the hand's skeleton (landmarks and bones on black)"
-        if spec.representation == "skeleton"
+        if spec.representation == Representation.SKELETON
         else "a square crop of the photo around the hand"
     )
     size = f"{spec.size}x{spec.size} px, " if spec.size else ""
@@ -74,7 +74,7 @@ def short_input(spec: InputSpec) -> str:
     """Two or three words for a model list."""
     if spec.kind == "landmarks":
         return "landmarks"
-    name = "skeleton image" if spec.representation == "skeleton" else "hand crop"
+    name = "skeleton image" if spec.representation == Representation.SKELETON else "hand crop"
     return f"{name} sequence" if spec.kind == "sequence" else name
 
 

@@ -10,6 +10,7 @@ import torch
 from torch.utils.data import Dataset
 
 from asl_core.data.sources import DatasetError
+from asl_core.vision.spec import IMAGE_REPRESENTATIONS, Representation
 
 if TYPE_CHECKING:
     from asl_core.data.features import FeatureTable
@@ -41,7 +42,7 @@ class AslDataset(Dataset):
         spec: InputSpec,
         transform: Callable[[Any], torch.Tensor],
         *,
-        representation: str | None = None,
+        representation: Representation | None = None,
         include_no_hand: bool = True,
         memory_budget_mb: float = 1024,
     ) -> None:
@@ -50,7 +51,7 @@ class AslDataset(Dataset):
         self.spec = spec
         self.transform = transform
         self.representation = representation or spec.representation
-        if spec.kind != "landmarks" and self.representation not in ("crop", "skeleton"):
+        if spec.kind != "landmarks" and self.representation not in IMAGE_REPRESENTATIONS:
             raise ValueError(f"image models read crop or skeleton, not {self.representation!r}")
         indices = list(indices)
         if not include_no_hand:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import time
@@ -140,7 +141,9 @@ class RunLog:
                 project=self.project,
                 dir=str(self.run_dir),
                 mode=os.environ.get("WANDB_MODE", "offline"),
-                config=config,
+                # As config.json has it: W&B records an enum member (a StrEnum such as
+                # Representation too) by its name, "CROP", where the file says "crop".
+                config=json.loads(json.dumps(config)),
                 group=self.group,
                 job_type=self.job_type,
                 name=self.run_dir.name,

@@ -11,18 +11,20 @@ import numpy as np
 import torch
 
 from asl_core.vision.hands import HandDetection
-from asl_core.vision.spec import InputSpec
+from asl_core.vision.spec import InputSpec, Representation
 from asl_core.vision.views import hand_crop, landmark_vector, skeleton_image
 
 VIEW_SIZE = 224
 """Side of the crop and skeleton images as cached and as first drawn; models resize from it."""
 
 
-def view_image(rgb: np.ndarray, det: HandDetection, representation: str) -> np.ndarray:
+def view_image(
+    rgb: np.ndarray, det: HandDetection, representation: Representation | str
+) -> np.ndarray:
     """The hand crop or the landmark skeleton (seed 000, 4.5.3), VIEW_SIZE square, uint8."""
-    if representation == "crop":
+    if representation == Representation.CROP:
         return hand_crop(rgb, det, size=VIEW_SIZE)
-    if representation == "skeleton":
+    if representation == Representation.SKELETON:
         return skeleton_image(det, size=VIEW_SIZE)
     raise ValueError(f"no image view called {representation!r} (crop or skeleton)")
 

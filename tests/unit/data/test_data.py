@@ -32,6 +32,7 @@ from asl_core.io.images import load_image
 from asl_core.models.registry import create_model
 from asl_core.settings import data_dir
 from asl_core.vision import views
+from asl_core.vision.spec import Representation
 
 MASSEY_SIGNER_COUNTS = {"hand1": 900, "hand2": 895, "hand3": 180, "hand4": 180, "hand5": 360}
 
@@ -259,8 +260,8 @@ def test_cache_second_pass_never_runs_mediapipe(small_tree, tmp_path, monkeypatc
     assert again.report.no_hand == table.report.no_hand
     cached = cache.get(samples[0].sha256)
     assert cached is not None and cached.has_hand
-    assert cached.image("crop").shape == (224, 224, 3)
-    assert cached.image("skeleton").dtype == np.uint8
+    assert cached.image(Representation.CROP).shape == (224, 224, 3)
+    assert cached.image(Representation.SKELETON).dtype == np.uint8
     np.testing.assert_allclose(cached.landmarks, views.landmark_vector(cached.detection), atol=1e-6)
     with np.load(cache.path_for(samples[0].sha256), allow_pickle=False) as archive:
         assert str(archive["pipeline_version"]) == views.PIPELINE_VERSION
