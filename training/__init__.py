@@ -11,8 +11,32 @@ Each module has `get_args_parser()` and `main(args)`; the work is in `asl_core.t
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from typing import Any
+
+
+def run_command(
+    main: Callable[[argparse.Namespace], Any],
+    parser: argparse.ArgumentParser,
+    argv: Sequence[str] | None = None,
+) -> int:
+    """Parse `argv` and run `main`; a mistake of the user's (a bad config key, a run that
+    cannot resume, missing weights or data, an unusable checkpoint) prints one line,
+    `error: ...`, and returns 2 instead of a traceback. Anything else is a bug and raises."""
+    from asl_core.data.sources import DatasetError
+    from asl_core.models.checkpoint import CheckpointError
+    from asl_core.models.registry import PretrainedWeightsMissing
+    from asl_core.training.config import ConfigError, ResumeError
+
+    args = parser.parse_args(argv)
+    try:
+        main(args)
+    except (ConfigError, ResumeError, DatasetError, CheckpointError, PretrainedWeightsMissing) as e:
+        problems = [line.strip() for line in str(e).splitlines() if line.strip()]
+        print(f"error: {'; '.join(problems)}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def add_group_arguments(parser: argparse.ArgumentParser, group_default: str) -> None:

@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from training import format_table
+from training import format_table, run_command
 
 
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
@@ -227,4 +227,4 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main(get_args_parser().parse_args())
+    sys.exit(run_command(main, get_args_parser()))

@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from training import add_group_arguments, format_table
+from training import add_group_arguments, format_table, run_command
 
 
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
@@ -80,9 +80,10 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         "started_at": stamp,
         "command": sys.argv,
     }
-    for number, (name, updates_for_run) in enumerate(plans, start=1):
+    # Every run's config is checked before the first one trains.
+    configs = [apply_updates(base, {**changes, "name_suffix": name}) for name, changes in plans]
+    for number, ((name, _), config) in enumerate(zip(plans, configs, strict=True), start=1):
         print(f"\n=== {args.split} {number}/{len(plans)}: {name}", file=sys.stderr)
-        config = apply_updates(base, {**updates_for_run, "name_suffix": name})
         result = fit(config, command=sys.argv)
         record["runs"].append(
             {
@@ -135,4 +136,4 @@ def _summarise(record: dict[str, Any]) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main(get_args_parser().parse_args())
+    sys.exit(run_command(main, get_args_parser()))

@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from training import add_group_arguments, format_table
+from training import add_group_arguments, format_table, run_command
 
 
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
@@ -37,6 +37,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     from asl_core.io.files import atomic_write_json
     from asl_core.settings import runs_dir
     from asl_core.training.config import (
+        ConfigError,
         apply_updates,
         config_from_dict,
         deep_merge,
@@ -49,7 +50,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     data = load_config_file(args.config)
     grid = data.pop("grid", None)
     if not isinstance(grid, dict) or not grid:
-        raise SystemExit(f"{args.config} has no `grid:` mapping of config keys to value lists")
+        raise ConfigError(f"{args.config} has no `grid:` mapping of config keys to value lists")
     data = deep_merge(data, parse_overrides(args.overrides))
     updates = {"datasets": args.data, "limit_per_class": args.limit_per_class}
     data = deep_merge(data, {k: v for k, v in updates.items() if v is not None})
@@ -58,6 +59,15 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     group = args.group or base.group or f"sweep-{stamp}-{base.model}"
     root = Path(args.runs_dir or base.runs_dir or runs_dir()).resolve() / group
     trials = list(iter_grid(grid))[: args.max_trials]
+    # Every trial's config is checked (keys, types, rules) before the first one trains.
+    configs = [
+        apply_updates(
+            base,
+            {**params, "group": group, "job_type": "sweep", "runs_dir": str(root),
+             "name_suffix": f"t{number:02d}"},
+        )
+        for number, params in enumerate(trials, start=1)
+    ]  # fmt: skip
     record: dict[str, Any] = {
         "kind": "sweep",
         "group": group,
@@ -70,20 +80,10 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         "started_at": stamp,
         "command": sys.argv,
     }
-    for number, params in enumerate(trials, start=1):
+    for number, (params, config) in enumerate(zip(trials, configs, strict=True), start=1):
         print(f"\n=== trial {number}/{len(trials)}: {params}", file=sys.stderr)
         trial: dict[str, Any] = {"trial": number, "params": params}
         try:
-            config = apply_updates(
-                base,
-                {
-                    **params,
-                    "group": group,
-                    "job_type": "sweep",
-                    "runs_dir": str(root),
-                    "name_suffix": f"t{number:02d}",
-                },
-            )
             result = fit(config, command=sys.argv)
         except Exception as error:  # one broken trial must not lose the others
             trial.update(status="crashed", error=f"{type(error).__name__}: {error}")
@@ -127,4 +127,4 @@ def _ranked(record: dict[str, Any]) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main(get_args_parser().parse_args())
+    sys.exit(run_command(main, get_args_parser()))

@@ -7,10 +7,14 @@ Examples:
     python -m training.train --config landmark_mlp --set split.name=loso \
         --set split.test_signer=hand3
     python -m training.train --resume runs/20250101-120000-landmark_mlp-random --set epochs=20
+    python -m training.train --config landmark_mlp --init-checkpoint runs/RUN/checkpoint.json
     torchrun --nproc_per_node=2 -m training.train --config training/configs/landmark_mlp.yaml
 
 `--set key=value` takes YAML values and dotted keys (`--set split.name=lodo`); `--data`
 replaces the datasets (registered names or paths: a folder, an .npz, a landmark .csv).
+`--resume` continues a run as it was started: only `epochs`, `stage_epochs` and how it runs
+(`progress`, `threads`, workers) can change. A grid config is refused: `training.sweep` runs it.
+A bad key, a run that cannot resume or missing weights or data print one line and exit 2.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import json
 import sys
 
 from asl_core.data.sources import KNOWN_DATASETS
+from training import run_command
 
 
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
@@ -39,6 +44,11 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         "--data", nargs="+", metavar="DATASET", help="datasets: registered names or paths"
     )
     parser.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run")
+    parser.add_argument(
+        "--init-checkpoint",
+        metavar="CHECKPOINT",
+        help="start from this checkpoint's weights (classes it shares keep their rows)",
+    )
     parser.add_argument("--runs-dir", help="folder for run folders (default: $ASL_RUNS_DIR)")
     parser.add_argument(
         "--limit-per-class", type=int, help="at most N photos per class (quick runs)"
@@ -59,11 +69,12 @@ def _updates(args: argparse.Namespace) -> dict:
         "runs_dir": args.runs_dir,
         "limit_per_class": args.limit_per_class,
         "run_name": args.run_name,
+        "init_checkpoint": args.init_checkpoint,
     }
 
 
 def main(args: argparse.Namespace):
-    from asl_core.training.config import apply_updates, load_config, resume_config
+    from asl_core.training.config import load_config, resume_config
     from asl_core.training.fit import fit
 
     if args.list_datasets:
@@ -74,8 +85,9 @@ def main(args: argparse.Namespace):
         return None
     updates = {k: v for k, v in _updates(args).items() if v is not None}
     if args.resume:
-        config = resume_config(args.resume, args.overrides)
-        config = apply_updates(config, {k: v for k, v in updates.items() if k != "run_name"})
+        if args.config:
+            raise SystemExit("--resume continues a run with its own config: drop --config")
+        config = resume_config(args.resume, args.overrides, **updates)
     else:
         if not args.config:
             raise SystemExit("--config is required (or --resume RUN_DIR)")
@@ -87,4 +99,4 @@ def main(args: argparse.Namespace):
 
 
 if __name__ == "__main__":
-    main(get_args_parser().parse_args())
+    sys.exit(run_command(main, get_args_parser()))

@@ -1,42 +1,69 @@
-"""The training configuration: schema, YAML files with `base:`, `--set` overrides, grids."""
+"""The training configuration: schema, YAML files with `defaults:`, `--set` overrides, grids.
+
+pydantic (v2) declares the schema: types, coercion of YAML and `--set` text (`1e-3` is text to
+PyYAML), nested sections, unknown keys (an error naming the key, with a "did you mean"), and
+the rules between keys (`TrainConfig._applies`: a key the chosen mode never reads is an error,
+and so is an impossible combination). Kept by hand, because pydantic validates a mapping but
+neither reads files nor parses command lines: the YAML `defaults:` chain (`load_config_file`),
+`--set a.b=c` strings (`parse_overrides`) and grid expansion (`iter_grid`).
+
+A run's config.json is `TrainConfig.to_dict()` plus what the run measured; `config_from_dict(...,
+recorded=True)` reads it back for `--resume`, ignoring the measured keys and skipping the
+rules between keys (a run is resumed as it was started, even if the rules changed since).
+"""
 
 from __future__ import annotations
 
 import difflib
+import inspect
+import itertools
 import json
-import types
-import typing
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from asl_core.data.augment import AugmentConfig
+from asl_core.data.splits import SPLITTERS
 from asl_core.models.registry import model_info
 from asl_core.settings import REPO_ROOT
-
-OPTIMIZERS = ("adam", "adamw", "sgd")
-
-
-SCHEDULERS = ("none", "step", "cosine")
-
-
-MONITORS = ("val_loss", "val_acc")
-
-
-FREEZE_MODES = ("none", "head")
-
+from asl_core.vision.spec import IMAGE_REPRESENTATIONS, Representation
 
 CONFIG_DIR = REPO_ROOT / "training" / "configs"
 
 
-@dataclass
-class SplitConfig:
-    """Which split (asl_core.data documents each) and its parameters."""
+RESUMABLE_KEYS = ("epochs", "stage_epochs", "progress", "threads", "num_workers", "extract_workers")
+"""What `--resume` may change: how far to train and how to run. Everything else is fixed by the
+weights, optimiser state, data order and split saved with the run (a new lr, for one, would be
+overwritten by the saved optimiser state), so changing it is refused."""
 
-    name: str = "random"
+
+class ConfigError(ValueError):
+    """A config that cannot run as written; the message names the key and says why."""
+
+
+class ResumeError(ValueError):
+    """A run folder that cannot be resumed as asked; the message says what to do."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True, validate_assignment=True)
+
+
+class SplitConfig(_Section):
+    """Which split (asl_core.data.splits documents each) and its parameters."""
+
+    name: Literal["random", "kfold", "loso", "lodo"] = "random"
     val_fraction: float = 0.15
     test_fraction: float = 0.15
     folds: int = 5
@@ -47,59 +74,59 @@ class SplitConfig:
     random_state: int = 42
 
 
-@dataclass
-class EarlyStoppingConfig:
+class EarlyStoppingConfig(_Section):
     """Stop a phase after `patience` epochs without improving `monitor` by `min_delta`."""
 
     enabled: bool = False
-    monitor: str = "val_loss"
-    patience: int = 3
+    monitor: Literal["val_loss", "val_acc"] = "val_loss"
+    patience: int = Field(3, ge=1)
     min_delta: float = 0.0
 
 
-@dataclass
-class TrainConfig:
+class TrainConfig(_Section):
     """Everything a run needs; `training/configs/defaults.yaml` lists the same keys."""
 
     # model
     model: str = "landmark_mlp"
-    arch_kwargs: dict[str, Any] = field(default_factory=dict)
-    representation: str | None = None  # crop | skeleton for image models; None: the model's
+    arch_kwargs: dict[str, Any] = Field(default_factory=dict)
+    representation: Representation | None = None
     pretrained: bool = False
     weights_path: str | None = None  # a local ImageNet weights file (not stored in checkpoints)
-    freeze: str = "none"  # none | head
-    stages: list[str] = field(default_factory=list)
-    stage_epochs: int = 5
-    finetune_lr: float = 1e-4
-    stage_head_lr: float | None = None
-    backbone_lr: float | None = None
+    init_checkpoint: str | None = None  # a checkpoint of this project to start from
+    freeze: Literal["none", "head"] = "none"
+    stages: list[str] = Field(default_factory=list)
+    stage_epochs: int = Field(5, ge=1)
+    finetune_lr: float = Field(1e-4, gt=0)
+    stage_head_lr: float | None = Field(None, gt=0)
+    backbone_lr: float | None = Field(None, gt=0)
     # data
-    datasets: list[str] = field(default_factory=lambda: ["massey36"])
+    datasets: list[str] = Field(default_factory=lambda: ["massey36"], min_length=1)
     classes: str | list[str] = "all"
-    limit_per_class: int | None = None
+    limit_per_class: int | None = Field(None, ge=1)
     verify_datasets: bool = True
-    split: SplitConfig = field(default_factory=SplitConfig)
-    cache_size: int = 224
-    extract_workers: int = 2
-    num_workers: int = 0
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    cache_size: int = Field(224, ge=16)
+    extract_workers: int = Field(2, ge=1)
+    num_workers: int = Field(0, ge=0)
     # optimisation
-    optimizer: str = "adam"
-    lr: float = 1e-3
+    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
+    lr: float = Field(1e-3, gt=0)
     momentum: float = 0.9
-    weight_decay: float = 0.0
-    batch_size: int = 100
-    epochs: int = 10
-    scheduler: str = "none"
-    step_size: int = 3
+    weight_decay: float = Field(0.0, ge=0)
+    batch_size: int = Field(100, ge=1)
+    epochs: int = Field(10, ge=0)
+    scheduler: Literal["none", "step", "cosine"] = "none"
+    step_size: int = Field(3, ge=1)
     gamma: float = 0.1
     min_lr: float = 0.0
-    label_smoothing: float = 0.0
-    augmentation: AugmentConfig = field(default_factory=AugmentConfig)
-    early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
+    label_smoothing: float = Field(0.0, ge=0, lt=1)
+    keep: Literal["best", "last"] = "best"  # which weights the checkpoint holds
+    augmentation: AugmentConfig = Field(default_factory=AugmentConfig)
+    early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig)
     # run
     seed: int = 42
     device: str = "auto"
-    threads: int | None = None
+    threads: int | None = Field(None, ge=1)
     project: str = "asl-signs"
     group: str | None = None
     job_type: str = "train"
@@ -109,120 +136,158 @@ class TrainConfig:
     wandb: bool = True
     progress: bool = True
 
-    def validate(self) -> None:
-        model_info(self.model)  # raises with the known names
-        checks = [
-            (self.optimizer in OPTIMIZERS, f"optimizer must be one of {OPTIMIZERS}"),
-            (self.scheduler in SCHEDULERS, f"scheduler must be one of {SCHEDULERS}"),
-            (self.freeze in FREEZE_MODES, f"freeze must be one of {FREEZE_MODES}"),
-            (self.early_stopping.monitor in MONITORS, f"monitor must be one of {MONITORS}"),
-            (not self.stages or self.freeze == "head", "stages need freeze: head"),
-            (self.epochs >= 1 or bool(self.stages), "epochs must be at least 1"),
-            (self.batch_size >= 1, "batch_size must be at least 1"),
-            (self.lr > 0, "lr must be positive"),
-            (self.representation in (None, "crop", "skeleton", "landmarks"),
-             "representation must be crop, skeleton or landmarks"),
+    @field_validator("datasets", "stages", mode="before")
+    @classmethod
+    def _as_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, name: str) -> str:
+        model_info(name)  # raises with the known names
+        return name
+
+    @model_validator(mode="after")
+    def _applies(self, info: ValidationInfo) -> TrainConfig:
+        if (info.context or {}).get("recorded"):
+            return self  # a run's own record: resumed as it ran
+        problems = self._impossible() + self._inapplicable()
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    def _impossible(self) -> list[str]:
+        """Combinations that cannot train, with the reason."""
+        problems = []
+        if self.stages and self.freeze != "head":
+            problems.append("stages need freeze: head (stages unfreeze a frozen backbone)")
+        if self.freeze == "head" and not (self.pretrained or self.init_checkpoint):
+            problems.append(
+                "freeze: head trains only the classifier on a frozen backbone, and with "
+                "pretrained: false and no init_checkpoint that backbone is random: the head "
+                "would learn on random features. Set pretrained: true, give init_checkpoint, "
+                "or use freeze: none"
+            )
+        if self.pretrained and self.init_checkpoint:
+            problems.append(
+                "init_checkpoint replaces every weight, ImageNet's too: set pretrained: false"
+            )
+        if self.epochs < 1 and not self.stages:
+            problems.append("epochs must be at least 1")
+        info = model_info(self.model)
+        if self.pretrained and not info.supports_pretrained:
+            problems.append(f"pretrained: {self.model} has no ImageNet weights")
+        reads_landmarks = info.input_spec.kind == "landmarks"
+        if reads_landmarks and self.representation in IMAGE_REPRESENTATIONS:
+            problems.append(
+                f"representation: {self.model} reads landmark vectors, not {self.representation}"
+            )
+        return problems
+
+    def _inapplicable(self) -> list[str]:
+        """Keys set away from their default where the chosen mode never reads them."""
+        split_keys = set(inspect.signature(SPLITTERS[self.split.name]).parameters)
+        rules: list[tuple[BaseModel, str, bool, str]] = [
+            (self, "backbone_lr", self.freeze == "none",
+             "applies with freeze: none; under freeze: head the backbone trains only in "
+             "stages, at finetune_lr"),
+            (self, "weights_path", self.pretrained,
+             "is the ImageNet weights file of pretrained: true, and pretrained is false"),
+            *[(self, key, bool(self.stages), "applies to stages, and this config has none")
+              for key in ("stage_epochs", "finetune_lr", "stage_head_lr")],
+            (self, "momentum", self.optimizer == "sgd", "applies to optimizer: sgd only"),
+            *[(self, key, self.scheduler == "step", "applies to scheduler: step only")
+              for key in ("step_size", "gamma")],
+            (self, "min_lr", self.scheduler == "cosine", "applies to scheduler: cosine only"),
+            (self.early_stopping, "patience", self.early_stopping.enabled or bool(self.stages),
+             "applies when early_stopping.enabled is true or there are stages"),
+            *[(self.split, key, key in split_keys,
+               f"is not read by the {self.split.name} split (it reads "
+               f"{', '.join(k for k in SPLIT_KEY_ORDER if k in split_keys)})")
+              for key in SPLIT_KEY_ORDER],
         ]  # fmt: skip
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(message)
+        problems = []
+        for section, key, applies, why in rules:
+            default = type(section).model_fields[key].get_default(call_default_factory=True)
+            if not applies and getattr(section, key) != default:
+                where = "split." if section is self.split else ""
+                where = "early_stopping." if section is self.early_stopping else where
+                problems.append(f"{where}{key} {why}")
+        return problems
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return self.model_dump()
 
 
-def _coerce(value: Any, hint: Any, where: str) -> Any:
-    """YAML and --set values to the declared type (PyYAML reads `1e-3` as a string)."""
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for option in (a for a in args if a is not type(None)):
-            try:
-                return _coerce(value, option, where)
-            except (TypeError, ValueError) as error:
-                errors.append(str(error))
-        raise ValueError(f"{where}: {value!r} fits none of {hint} ({'; '.join(errors)})")
-    if is_dataclass(hint):
-        return _dataclass_from_dict(hint, value or {}, where)
-    if hint is Any:
-        return value
-    if hint is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
-            return value.lower() in ("true", "yes", "1")
-        raise ValueError(f"{where}: expected true or false, got {value!r}")
-    if hint is int:
-        if isinstance(value, bool):
-            raise ValueError(f"{where}: expected an integer, got {value!r}")
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, int | str):
-            return int(value)
-        raise ValueError(f"{where}: expected an integer, got {value!r}")
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
-            raise ValueError(f"{where}: expected a number, got {value!r}")
-        return float(value)
-    if hint is str:
-        if isinstance(value, list | dict):
-            raise ValueError(f"{where}: expected text, got {value!r}")
-        return str(value)
-    if origin is list:
-        items = value if isinstance(value, list | tuple) else [value]
-        return [_coerce(item, args[0] if args else Any, where) for item in items]
-    if origin is tuple:
-        if not isinstance(value, list | tuple):
-            raise ValueError(f"{where}: expected a list, got {value!r}")
-        return tuple(_coerce(item, args[0] if args else Any, where) for item in value)
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ValueError(f"{where}: expected a mapping, got {value!r}")
-        return dict(value)
-    return value
+SPLIT_KEY_ORDER = tuple(k for k in SplitConfig.model_fields if k != "name")
 
 
-def _dataclass_from_dict(cls: Any, data: dict[str, Any], where: str = "", strict: bool = True):
-    if not isinstance(data, dict):
-        raise ValueError(f"{where or cls.__name__}: expected a mapping, got {data!r}")
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in fields(cls)]
-    unknown = [key for key in data if key not in names]
-    if unknown and strict:
-        hints_text = []
-        for key in unknown:
-            close = difflib.get_close_matches(key, names, n=1)
-            hints_text.append(f"{key}" + (f" (did you mean {close[0]}?)" if close else ""))
-        raise ValueError(f"unknown config keys in {where or 'config'}: {', '.join(hints_text)}")
-    values = {}
-    for name in names:
-        if name in data:
-            values[name] = _coerce(data[name], hints[name], f"{where}{name}")
-    return cls(**values)
+SECTIONS: dict[str, Any] = {
+    "": TrainConfig.model_fields,
+    "split": SplitConfig.model_fields,
+    "early_stopping": EarlyStoppingConfig.model_fields,
+    "augmentation": AugmentConfig.__dataclass_fields__,
+}
+"""The keys of each section, for "did you mean"."""
 
 
-def config_from_dict(data: dict[str, Any], *, strict: bool = True) -> TrainConfig:
-    """A TrainConfig from a (merged) YAML mapping; unknown keys are errors when strict.
+def _describe(error: ValidationError) -> str:
+    """pydantic's errors as one line each, naming the dotted key."""
+    lines = []
+    for item in error.errors(include_url=False):
+        loc = [str(part) for part in item["loc"]]
+        key = ".".join(loc)
+        if item["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
+            known = list(SECTIONS.get(".".join(loc[:-1]), ()))
+            close = difflib.get_close_matches(loc[-1], known, n=1)
+            hint = f" (did you mean {'.'.join([*loc[:-1], close[0]])}?)" if close else ""
+            lines.append(f"unknown config key {key}{hint}")
+            continue
+        message = item["msg"].removeprefix("Value error, ")
+        if not key:  # a rule between keys: the message names them
+            lines.extend(message.split("\n"))
+        else:
+            lines.append(f"{key}: {message} (got {item['input']!r})")
+    return "\n".join(lines)
 
-    Also reads a run's config.json back (strict=False): its `split` is the described split
-    (`name`, `params`, counts ...), of which `name` and `params` rebuild the SplitConfig.
+
+def _known_only(data: dict[str, Any], section: type[BaseModel]) -> dict[str, Any]:
+    """The keys of `data` that `section` declares (a run's config.json has more)."""
+    fields = section.model_fields
+    kept = {key: value for key, value in data.items() if key in fields}
+    for key, model in (("split", SplitConfig), ("early_stopping", EarlyStoppingConfig)):
+        if section is TrainConfig and isinstance(kept.get(key), dict):
+            kept[key] = _known_only(kept[key], model)
+    augmentation = kept.get("augmentation")
+    if section is TrainConfig and isinstance(augmentation, dict):
+        names = AugmentConfig.__dataclass_fields__
+        kept["augmentation"] = {k: v for k, v in augmentation.items() if k in names}
+    return kept
+
+
+def config_from_dict(data: dict[str, Any], *, recorded: bool = False) -> TrainConfig:
+    """A checked TrainConfig from a (merged) YAML mapping; raises ConfigError naming the keys.
+
+    `recorded=True` reads a run's config.json back: its extra keys (counts, versions ...) are
+    ignored, its `split` is the described split (`name`, `params`, counts ...) of which `name`
+    and `params` rebuild the SplitConfig, and the rules between keys are not applied.
     """
     data = dict(data)
     split = data.get("split")
     if isinstance(split, str):
         data["split"] = {"name": split}
     elif isinstance(split, dict) and "params" in split:
-        data["split"] = {"name": split.get("name", "random"), **split["params"]}
-    augmentation = data.get("augmentation")
-    if isinstance(augmentation, dict) and not strict:
-        names = {f.name for f in fields(AugmentConfig)}
-        data["augmentation"] = {k: v for k, v in augmentation.items() if k in names}
-    config = _dataclass_from_dict(TrainConfig, data, "", strict=strict)
-    config.validate()
-    return config
+        data["split"] = {"name": split.get("name", "random"), **(split["params"] or {})}
+    if recorded:
+        data = _known_only(data, TrainConfig)
+    return _validate(data, rules=not recorded)
+
+
+def _validate(data: dict[str, Any], *, rules: bool) -> TrainConfig:
+    try:
+        return TrainConfig.model_validate(data, context={"recorded": not rules})
+    except ValidationError as error:
+        raise ConfigError(_describe(error)) from None
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -248,12 +313,14 @@ def load_config_file(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str
         path = path.with_suffix(".yaml")
     if not path.is_file() and (CONFIG_DIR / path.name).is_file():
         path = CONFIG_DIR / path.name
+    if not path.is_file():
+        raise ConfigError(f"config file {path} not found (configs: {CONFIG_DIR})")
     path = path.resolve()
     if path in _seen:
-        raise ValueError(f"config defaults loop: {' -> '.join(str(p) for p in (*_seen, path))}")
+        raise ConfigError(f"config defaults loop: {' -> '.join(str(p) for p in (*_seen, path))}")
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     if not isinstance(raw, dict):
-        raise ValueError(f"{path} must hold a mapping of config keys")
+        raise ConfigError(f"{path} must hold a mapping of config keys")
     bases = raw.pop("defaults", []) or []
     if isinstance(bases, str):
         bases = [bases]
@@ -266,37 +333,49 @@ def load_config_file(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str
     return deep_merge(merged, raw)
 
 
-def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
-    """`["lr=0.01", "split.name=loso", "stages=[layer4]"]` to a nested mapping (YAML values)."""
+def _nested(dotted: dict[str, Any]) -> dict[str, Any]:
+    """{"split.name": "loso"} -> {"split": {"name": "loso"}}."""
     result: dict[str, Any] = {}
-    for item in items:
-        if "=" not in item:
-            raise ValueError(f"--set expects key=value, got {item!r}")
-        key, text = item.split("=", 1)
-        value = yaml.safe_load(text) if text.strip() else None
+    for key, value in dotted.items():
         target = result
         parts = key.strip().split(".")
         for part in parts[:-1]:
             target = target.setdefault(part, {})
+            if not isinstance(target, dict):
+                raise ConfigError(f"{key}: {part} is set to a value and used as a section")
         target[parts[-1]] = value
     return result
+
+
+def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
+    """`["lr=0.01", "split.name=loso", "stages=[layer4]"]` to a nested mapping (YAML values)."""
+    dotted = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--set expects key=value, got {item!r}")
+        key, text = item.split("=", 1)
+        dotted[key] = yaml.safe_load(text) if text.strip() else None
+    return _nested(dotted)
 
 
 def load_config(
     path: str | Path | None, overrides: Sequence[str] = (), **updates: Any
 ) -> TrainConfig:
-    """Config file + `--set` overrides + keyword updates, checked."""
+    """Config file + `--set` overrides + keyword updates, checked. A grid config is refused:
+    it is many runs, which `training.sweep` runs."""
     data = load_config_file(path) if path else {}
-    data.pop("grid", None)  # a sweep's grid: read by training.sweep
+    if "grid" in data:
+        raise ConfigError(
+            f"{path} is a grid of {len(list(iter_grid(data['grid'])))} runs: run it with "
+            f"python -m training.sweep --config {path}"
+        )
     data = deep_merge(data, parse_overrides(overrides))
     data = deep_merge(data, {k: v for k, v in updates.items() if v is not None})
     return config_from_dict(data)
 
 
 def split_params(config: TrainConfig) -> dict[str, Any]:
-    params = asdict(config.split)
-    params.pop("name")
-    return params
+    return config.split.model_dump(exclude={"name"})
 
 
 def default_suffix(config: TrainConfig) -> str | None:
@@ -312,22 +391,56 @@ def default_suffix(config: TrainConfig) -> str | None:
     return None
 
 
-def resume_config(run_dir: str | Path, overrides: Sequence[str] = ()) -> TrainConfig:
-    """The config of an existing run (its config.json), with `--set` overrides on top."""
+def _changed(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two config dicts."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        keys = list(dict.fromkeys([*old, *new]))
+        return [k for key in keys for k in _changed(old.get(key), new.get(key), f"{prefix}{key}.")]
+    return [] if old == new else [prefix.rstrip(".")]
+
+
+def resume_config(
+    run_dir: str | Path, overrides: Sequence[str] = (), **updates: Any
+) -> TrainConfig:
+    """The config of an existing run (its config.json), with `--set` overrides on top.
+
+    Only RESUMABLE_KEYS may change; any other override that changes a value raises
+    ResumeError naming it (setting a key to the value it has is fine).
+    """
     run_dir = Path(run_dir)
     path = run_dir / "config.json"
     if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: not a run folder")
+        raise ResumeError(f"{run_dir} is not a run folder (it has no config.json)")
     data = json.loads(path.read_text(encoding="utf-8"))
-    config = config_from_dict(deep_merge(data, parse_overrides(overrides)), strict=False)
-    config.run_name = run_dir.name
+    split = data.get("split")
+    if isinstance(split, dict) and split.get("name") not in SPLITTERS:
+        raise ResumeError(
+            f"{run_dir.name} trained on a {split.get('name')!r} split assembled by its caller "
+            "(a personalisation): it cannot be resumed; run it again"
+        )
+    data["run_name"] = run_dir.name
+    recorded = config_from_dict(data, recorded=True)
+    given = {k: v for k, v in updates.items() if v is not None}
+    asked = deep_merge(parse_overrides(overrides), given)
+    if not asked:
+        return recorded
+    config = _validate(deep_merge(recorded.to_dict(), asked), rules=False)
+    refused = [key for key in _changed(recorded.to_dict(), config.to_dict())
+               if key not in RESUMABLE_KEYS]  # fmt: skip
+    if refused:
+        raise ResumeError(
+            f"cannot change {', '.join(refused)} when resuming {run_dir.name}: the run goes on "
+            "with the weights, optimiser state, data and split it saved; only "
+            f"{', '.join(RESUMABLE_KEYS)} can change (start a new run for the rest, e.g. with "
+            f"--init-checkpoint {run_dir}/checkpoint.json)"
+        )
     return config
 
 
 def iter_grid(grid: dict[str, Sequence[Any]]) -> Iterator[dict[str, Any]]:
     """Every combination of a grid, in the order its keys are written (seed 004)."""
-    import itertools
-
+    if not isinstance(grid, dict) or not grid:
+        raise ConfigError("grid: expected a mapping of config keys to lists of values")
     keys = list(grid)
     values = [v if isinstance(v, list | tuple) else [v] for v in grid.values()]
     for combination in itertools.product(*values):
@@ -336,12 +449,4 @@ def iter_grid(grid: dict[str, Sequence[Any]]) -> Iterator[dict[str, Any]]:
 
 def apply_updates(config: TrainConfig, updates: dict[str, Any]) -> TrainConfig:
     """A copy of the config with (dotted) keys replaced, checked like a config file."""
-    data = config.to_dict()
-    nested: dict[str, Any] = {}
-    for key, value in updates.items():
-        target = nested
-        parts = key.split(".")
-        for part in parts[:-1]:
-            target = target.setdefault(part, {})
-        target[parts[-1]] = value
-    return config_from_dict(deep_merge(data, nested))
+    return config_from_dict(deep_merge(config.to_dict(), _nested(updates)))

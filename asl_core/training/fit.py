@@ -32,69 +32,98 @@ Decisions worth knowing:
 
 from __future__ import annotations
 
+import contextlib
 import json
-import math
 import os
 import socket
 import sys
 import time
-from collections.abc import Sequence
-from dataclasses import asdict
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Subset
+from torch.utils.data import DataLoader, DistributedSampler
 
-from asl_core.data.augment import describe, eval_preset, train_preset
-from asl_core.data.dataset import AslDataset
-from asl_core.data.features import FeatureCache, FeatureTable, extract_features
+from asl_core.data.augment import describe
+from asl_core.data.features import FeatureCache, extract_features
 from asl_core.data.sources import DatasetError, SampleSet, load_datasets
 from asl_core.data.splits import Split, make_split
 from asl_core.io.files import atomic_write_json
 from asl_core.io.progress import ProgressLine, format_seconds
 from asl_core.models.checkpoint import save_checkpoint
+from asl_core.models.registry import AslModel
 from asl_core.runs.format import epoch_row, now_iso, read_metrics
 from asl_core.runs.writer import RunLog, git_commit, make_run_name, unique_run_dir
 from asl_core.settings import REPO_ROOT, runs_dir
-from asl_core.training.config import TrainConfig, default_suffix, split_params
+from asl_core.training.config import ResumeError, TrainConfig, default_suffix, split_params
 from asl_core.training.distributed import DistContext, resolve_device, seed_everything
 from asl_core.training.engine import evaluate, train_one_epoch
+from asl_core.training.loaders import (
+    eval_loader,
+    no_hand_record,
+    split_datasets,
+    train_loader,
+)
 from asl_core.training.optim import (
     build_model,
     build_optimizer,
     build_scheduler,
+    load_initial_weights,
     param_groups,
     plan_phases,
     set_phase_trainable,
 )
-from asl_core.training.state import BestTracker, ResumeState, RunResult, _json_safe, save_state
+from asl_core.training.state import (
+    BestTracker,
+    ResumeState,
+    RunResult,
+    _json_safe,
+    run_lock,
+    save_state,
+)
 from asl_core.vision import views
+from asl_core.vision.spec import Representation
 
 
-def _loader_batches(count: int, batch_size: int) -> tuple[bool, int]:
-    """(drop_last, batches): drop a last batch of ONE sample, which BatchNorm cannot train on."""
-    drop_last = count > 1 and count % batch_size == 1
-    batches = count // batch_size if drop_last else math.ceil(count / batch_size)
-    return drop_last, batches
+@dataclass
+class FitData:
+    """Samples and split assembled by the caller (personalisation), used instead of the
+    config's `datasets` and `split`; `split.name` names the run and is what config.json
+    records."""
+
+    samples: SampleSet
+    split: Split
+
+
+EpochHook = Callable[[int, int, dict[str, Any]], None]
+"""on_epoch(epoch, total_epochs, metrics row), after each epoch is written."""
+
+
+ScoresHook = Callable[[AslModel, Path], dict[str, Any]]
+"""final_scores(model with the kept weights, run folder) -> extra summary and checkpoint
+metrics."""
 
 
 class _Run:
     """One call of `fit`: holds the pieces so each step stays a short method."""
 
     def __init__(
-        self,
-        config: TrainConfig,
-        resume_dir: Path | None,
-        command: Sequence[str] | None,
+        self, config: TrainConfig, resume_dir: Path | None, command: Sequence[str] | None
     ) -> None:
         self.config = config
-        self.resume_dir = Path(resume_dir) if resume_dir else None
+        self.resume_dir = Path(resume_dir).resolve() if resume_dir else None
         self.command = list(command) if command is not None else list(sys.argv)
+        self.data: FitData | None = None
+        self.record: dict[str, Any] = {}
+        self.on_epoch: EpochHook | None = None
+        self.final_scores: ScoresHook | None = None
         self.device = resolve_device(config.device)
         self.dist = DistContext.from_env(self.device)
         self.started_at = now_iso()
+        self.init_record: dict[str, Any] | None = None
 
     # -- setup --
 
@@ -107,80 +136,16 @@ class _Run:
 
     def _run_dir(self) -> Path:
         if self.resume_dir is not None:
-            return self.resume_dir.resolve()
+            return self.resume_dir
         run_dir = None
         if self.dist.is_main:
             root = Path(self.config.runs_dir) if self.config.runs_dir else runs_dir()
             name = self.config.run_name or make_run_name(
-                self.config.model, self.config.split.name, default_suffix(self.config)
+                self.config.model, self.split.name, default_suffix(self.config)
             )
             run_dir = unique_run_dir(root.resolve(), name)
             run_dir.mkdir(parents=True)
         return Path(self.dist.broadcast(str(run_dir) if run_dir else None))
-
-    def _datasets(self, table: FeatureTable, split: Split, spec: Any) -> dict[str, AslDataset]:
-        config = self.config
-        representation = spec.representation if spec.kind != "landmarks" else None
-        train_tf = train_preset(spec, config.augmentation, representation)
-        eval_tf = eval_preset(spec)
-        names = self.samples.class_names
-        return {
-            "train": AslDataset(table, split.train, names, spec, train_tf, include_no_hand=False),
-            "val": AslDataset(table, split.val, names, spec, eval_tf),
-            "test": AslDataset(table, split.test, names, spec, eval_tf),
-        }
-
-    def _eval_loader(self, dataset: AslDataset) -> DataLoader:
-        """Each process evaluates every world_size-th sample; collect_logits gathers them."""
-        shard: Any = dataset
-        if self.dist.enabled:
-            shard = Subset(dataset, range(self.dist.rank, len(dataset), self.dist.world_size))
-        return DataLoader(
-            shard,
-            batch_size=max(self.config.batch_size, 64),
-            shuffle=False,
-            num_workers=self.config.num_workers,
-        )
-
-    def _train_loader(self, dataset: AslDataset) -> tuple[DataLoader, Any]:
-        config = self.config
-        if self.dist.enabled:
-            sampler: Any = DistributedSampler(
-                dataset,
-                num_replicas=self.dist.world_size,
-                rank=self.dist.rank,
-                shuffle=True,
-                seed=config.seed,
-            )
-            per_rank = math.ceil(len(dataset) / self.dist.world_size)
-        else:
-            self.generator = torch.Generator()
-            sampler = RandomSampler(dataset, generator=self.generator)
-            per_rank = len(dataset)
-        drop_last, _ = _loader_batches(per_rank, config.batch_size)
-        loader = DataLoader(
-            dataset,
-            batch_size=config.batch_size,
-            sampler=sampler,
-            num_workers=config.num_workers,
-            drop_last=drop_last,
-        )
-        return loader, sampler
-
-    def _no_hand(self, table: FeatureTable, split: Split) -> dict[str, Any]:
-        by_side = {
-            side: int(sum(1 for i in idx if not table.has_hand[i]))
-            for side, idx in split.sides().items()
-        }
-        used = sorted(set(split.train) | set(split.val) | set(split.test))
-        used_sources = {table.samples[i].source for i in used}
-        return {
-            "count": int(sum(1 for i in used if not table.has_hand[i])),
-            "by_side": by_side,
-            "files": table.no_hand_sources(used),
-            "unreadable": [u for u in table.report.unreadable if u["source"] in used_sources],
-            "rule": "left out of training; counted as wrong predictions in val and test",
-        }
 
     def _config_json(self, extra: dict[str, Any]) -> dict[str, Any]:
         config = self.config
@@ -200,6 +165,7 @@ class _Run:
                 ),
                 "phases": [asdict(p) for p in self.phases],
                 "pretrained_loaded": bool(self.model.pretrained_loaded),
+                **({"initialised_from": self.init_record} if self.init_record else {}),
                 "pipeline_version": views.PIPELINE_VERSION,
                 "world_size": self.dist.world_size,
                 "device": str(self.device),
@@ -207,6 +173,7 @@ class _Run:
                 "started_at": self.started_at,
                 "command": self.command,
                 "git_commit": git_commit(REPO_ROOT),
+                **self.record,
                 **extra,
             }
         )
@@ -215,42 +182,69 @@ class _Run:
     # -- the run --
 
     def run(self) -> RunResult:
+        with contextlib.ExitStack() as held:
+            if self.resume_dir is not None:
+                if not (self.resume_dir / "config.json").is_file():
+                    raise ResumeError(f"{self.resume_dir} is not a run folder (no config.json)")
+                if self.dist.is_main:  # one writer per run folder (RunBusyError otherwise)
+                    held.enter_context(run_lock(self.resume_dir))
+                self.resume: ResumeState | None = ResumeState.read(self.resume_dir)
+            else:
+                self.resume = None
+            self._prepare()
+            self.run_dir = self._run_dir()
+            if self.resume_dir is None and self.dist.is_main:
+                held.enter_context(run_lock(self.run_dir))
+            self.log = RunLog(
+                self.run_dir,
+                active=self.dist.is_main,
+                use_wandb=self.config.wandb,
+                project=self.config.project,
+                group=self.config.group,
+                job_type=self.config.job_type,
+            )
+            try:
+                return self._run_logged()
+            except BaseException as error:
+                self.log.finish("crashed", error=f"{type(error).__name__}: {error}")
+                raise
+
+    def _prepare(self) -> None:
+        """Data, model (and its starting weights), split and phases: everything that can fail
+        fast, before a run folder exists and before MediaPipe runs for minutes."""
         config = self.config
-        config.validate()
         self._threads()
         seed_everything(config.seed)
-        self.samples: SampleSet = load_datasets(
-            config.datasets,
-            classes=config.classes,
-            limit=config.limit_per_class,
-            seed=config.seed,
-            verify=config.verify_datasets,
-        )
-        # Built before MediaPipe runs, so a missing weights file fails in a second, not after
-        # minutes of extraction.
-        self.model = build_model(config, len(self.samples.class_names)).to(self.device)
+        if self.data is not None:
+            self.samples: SampleSet = self.data.samples
+        else:
+            self.samples = load_datasets(
+                config.datasets,
+                classes=config.classes,
+                limit=config.limit_per_class,
+                seed=config.seed,
+                verify=config.verify_datasets,
+            )
+        names = self.samples.class_names
+        model = build_model(config, len(names))  # a missing weights file fails here
+        if config.init_checkpoint and self.resume is None:
+            self.init_record = load_initial_weights(model, config, names)
+        elif self.resume is not None and self.resume_dir is not None:
+            previous = json.loads((self.resume_dir / "config.json").read_text(encoding="utf-8"))
+            self.init_record = previous.get("initialised_from")
+        self.model = model.to(self.device)
         spec = self.model.input_spec
-        self.representation = "landmarks" if spec.kind == "landmarks" else spec.representation
-        self.split = make_split(self.samples.samples, config.split.name, **split_params(config))
+        self.representation = (
+            Representation.LANDMARKS if spec.kind == "landmarks" else spec.representation
+        )
+        if self.data is not None:
+            self.split: Split = self.data.split
+        else:
+            self.split = make_split(self.samples.samples, config.split.name, **split_params(config))
         for side in ("train", "val", "test"):
             if not self.split.sides()[side]:
-                raise DatasetError(f"the {config.split.name} split left the {side} side empty")
+                raise DatasetError(f"the {self.split.name} split left the {side} side empty")
         self.phases = plan_phases(config)
-        self.resume = ResumeState.read(self.resume_dir) if self.resume_dir else None
-        self.run_dir = self._run_dir()
-        self.log = RunLog(
-            self.run_dir,
-            active=self.dist.is_main,
-            use_wandb=config.wandb,
-            project=config.project,
-            group=config.group,
-            job_type=config.job_type,
-        )
-        try:
-            return self._run_logged()
-        except BaseException as error:
-            self.log.finish("crashed", error=f"{type(error).__name__}: {error}")
-            raise
 
     def _run_logged(self) -> RunResult:
         config = self.config
@@ -288,7 +282,7 @@ class _Run:
         self.dist.barrier()  # the other processes read what rank 0 cached
         if not self.dist.is_main:
             table = extract_features(self.samples.samples, cache, workers=1, progress=False)
-        no_hand = self._no_hand(table, self.split)
+        no_hand = no_hand_record(table, self.split)
         extraction = table.report.to_dict()
         extraction.pop("no_hand"), extraction.pop("unreadable")
         config_json = self._config_json({"no_hand": no_hand, "extraction": extraction})
@@ -298,16 +292,17 @@ class _Run:
             wandb_id=(self.resume.info.get("wandb_id") if self.resume else None),
             summary={**previous_summary, "no_hand": no_hand},
         )
-        datasets = self._datasets(table, self.split, self.model.input_spec)
+        spec, names = self.model.input_spec, self.samples.class_names
+        datasets = split_datasets(config, table, self.split, spec, names)
         if len(datasets["train"]) == 0:
             raise DatasetError("no training photo has a detectable hand")
-        train_loader, sampler = self._train_loader(datasets["train"])
-        val_loader = self._eval_loader(datasets["val"])
-        test_loader = self._eval_loader(datasets["test"])
+        loader, sampler, self.generator = train_loader(config, datasets["train"], self.dist)
+        val_loader = eval_loader(config, datasets["val"], self.dist)
+        test_loader = eval_loader(config, datasets["test"], self.dist)
         criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
         import sklearn.metrics  # noqa: F401  (imported now, not inside epoch 1's timing)
 
-        history = self._train_phases(criterion, train_loader, sampler, val_loader, kept_rows)
+        history = self._train_phases(criterion, loader, sampler, val_loader, kept_rows)
         return self._finish(criterion, test_loader, history, no_hand)
 
     def _train_phases(
@@ -320,7 +315,8 @@ class _Run:
     ) -> list[dict[str, Any]]:
         config = self.config
         model = self.model
-        self.best = BestTracker(config.early_stopping.monitor, config.early_stopping.min_delta)
+        early = config.early_stopping
+        self.best = BestTracker(early.monitor, early.min_delta, keep=config.keep)
         start_phase, start_phase_epoch, bad_epochs, epoch = 0, 0, 0, 0
         self.stopped_early: list[str] = []
         if self.resume is not None:
@@ -360,7 +356,7 @@ class _Run:
                 started = time.monotonic()
                 if isinstance(sampler, DistributedSampler):
                     sampler.set_epoch(epoch)
-                else:
+                elif self.generator is not None:
                     self.generator.manual_seed(config.seed * 1000 + epoch)
                 # Augmentation draws from the global RNG: seeded per epoch (and rank), so a
                 # resumed run sees the same augmentations as an uninterrupted one.
@@ -444,6 +440,8 @@ class _Run:
                     best_val_acc=self.best.val_acc,
                     best_val_loss=self.best.val_loss,
                 )
+                if self.on_epoch is not None:
+                    self.on_epoch(epoch, total_epochs, row)
                 if should_stop:
                     break
             # End of a phase: go back to the best weights so far (seed 003: "reverting the
@@ -465,6 +463,7 @@ class _Run:
         names = self.samples.class_names
         test = evaluate(model, criterion, test_loader, self.device, names, dist=self.dist)
         test_metrics = _json_safe(test.metrics())
+        scores = _json_safe(self.final_scores(model, self.run_dir)) if self.final_scores else {}
         self.log.log_test(
             test_metrics,
             test.confusion_json(None, "test"),
@@ -489,7 +488,8 @@ class _Run:
                     "no_hand": {k: v for k, v in no_hand.items() if k != "files"},
                 },
                 metrics={f"test_{k}": v for k, v in test_metrics.items()}
-                | {"best_val_acc": self.best.val_acc, "best_val_loss": self.best.val_loss},
+                | {"best_val_acc": self.best.val_acc, "best_val_loss": self.best.val_loss}
+                | scores,
                 extra={
                     "run_name": self.run_dir.name,
                     "representation": self.representation,
@@ -498,12 +498,15 @@ class _Run:
                     "best_epoch": self.best.epoch,
                     "epochs_done": self.epochs_done,
                     "pretrained": config.pretrained,
+                    "initialised_from": self.init_record,
+                    "kept_weights": config.keep,
                     "stages": [p.name for p in self.phases],
                     "optimizer": config.optimizer,
                     "lr": config.lr,
                     "batch_size": config.batch_size,
                     "seed": config.seed,
                     "trained_at": now_iso(),
+                    **self.record,
                 },
             )
             checkpoint = self.run_dir / "checkpoint.safetensors"
@@ -522,8 +525,9 @@ class _Run:
             test_count=test_metrics["count"],
             stopped_early_stages=self.stopped_early,
             no_hand=no_hand,
+            **scores,
         )
-        if self.dist.is_main and config.progress:
+        if self.dist.is_main:  # also with progress: false, the one line that says how it went
             print(
                 f"{self.run_dir.name}: {status}, best epoch {self.best.epoch} "
                 f"(val_acc {_fmt(self.best.val_acc)}), test_acc {test.accuracy:.4f} "
@@ -555,10 +559,32 @@ def fit(
     *,
     resume_dir: str | Path | None = None,
     command: Sequence[str] | None = None,
+    data: FitData | None = None,
+    record: dict[str, Any] | None = None,
+    on_epoch: EpochHook | None = None,
+    final_scores: ScoresHook | None = None,
 ) -> RunResult:
-    """Train one run end to end (see the module doc); resume_dir continues a run folder."""
+    """Train one run end to end (see the module doc); resume_dir continues a run folder.
+
+    `config.init_checkpoint` starts from a checkpoint (classifier rows mapped by class name).
+    For callers that assemble their own data (personalisation): `data` replaces the config's
+    datasets and split, `record` adds keys to config.json and the checkpoint's `extra`,
+    `on_epoch` follows the epochs, and `final_scores` measures the kept weights before they
+    are saved (its values join the summary and the checkpoint's metrics). torch's thread
+    count is restored afterwards. Raises ConfigError, ResumeError (RunBusyError when another
+    process trains into the run folder), CheckpointError, DatasetError or
+    PretrainedWeightsMissing with a message for the user.
+    """
     run = _Run(config, Path(resume_dir) if resume_dir else None, command)
+    run.data, run.record, run.on_epoch, run.final_scores = (
+        data,
+        dict(record or {}),
+        on_epoch,
+        final_scores,
+    )
+    threads = torch.get_num_threads()
     try:
         return run.run()
     finally:
         run.dist.shutdown()
+        torch.set_num_threads(threads)

@@ -1,16 +1,20 @@
-"""The model, what trains in each phase (head-only, staged fine-tuning), optimiser, schedule."""
+"""The model and its starting weights, what trains in each phase (head-only, staged
+fine-tuning), optimiser, schedule."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from asl_core.io.files import sha256_file
 from asl_core.models.registry import AslModel, create_model, model_info
-from asl_core.training.config import TrainConfig
+from asl_core.training.config import ConfigError, TrainConfig
+from asl_core.vision.spec import Representation
 
 
 def build_model(config: TrainConfig, num_classes: int) -> AslModel:
@@ -18,13 +22,89 @@ def build_model(config: TrainConfig, num_classes: int) -> AslModel:
     ImageNet weights are asked for and no local file exists."""
     kwargs = dict(config.arch_kwargs)
     info = model_info(config.model)
-    if config.representation and config.representation != "landmarks":
+    if config.representation and config.representation != Representation.LANDMARKS:
         if info.input_spec.kind == "landmarks":
             raise ValueError(f"{config.model} reads landmark vectors, not {config.representation}")
         kwargs["representation"] = config.representation
     if config.pretrained and config.weights_path:
         kwargs["weights_path"] = config.weights_path
     return create_model(config.model, num_classes, pretrained=config.pretrained, **kwargs)
+
+
+def _final_linear_name(model: nn.Module, num_classes: int) -> str:
+    """The qualified name of the classifier's last Linear layer (one row per class)."""
+    names = [
+        name
+        for name, module in model.named_modules()
+        if isinstance(module, nn.Linear) and module.out_features == num_classes
+    ]
+    if not names:
+        raise ConfigError(f"{type(model).__name__} has no Linear layer with a row per class")
+    return names[-1]
+
+
+def transfer_weights(
+    base: AslModel, base_names: Sequence[str], model: AslModel, names: Sequence[str]
+) -> None:
+    """Copy every base weight into `model`; classifier rows go to the row of the same class.
+
+    `model` answers `names` (any order; more, fewer or other classes than `base_names`): the
+    final layer's row of every shared class is copied, rows of classes the base does not know
+    keep their fresh initialisation. Every other tensor must have the same shape in both
+    (ConfigError otherwise).
+    """
+    base_head = _final_linear_name(base, len(base_names))
+    head = _final_linear_name(model, len(names))
+    if base_head != head:
+        raise ConfigError(f"the classifier is {base_head} in the checkpoint but {head} here")
+    state = model.state_dict()
+    base_row = {name: i for i, name in enumerate(base_names)}
+    rows = [(i, base_row[name]) for i, name in enumerate(names) if name in base_row]
+    new_index = torch.tensor([i for i, _ in rows], dtype=torch.long)
+    old_index = torch.tensor([j for _, j in rows], dtype=torch.long)
+    for key, tensor in base.state_dict().items():
+        if key in (f"{head}.weight", f"{head}.bias"):
+            merged = state[key].clone()
+            merged[new_index] = tensor[old_index].to(merged.dtype)
+            state[key] = merged
+        elif key in state and state[key].shape == tensor.shape:
+            state[key] = tensor.clone()
+        else:
+            raise ConfigError(f"the checkpoint's {key} does not fit the model")
+    model.load_state_dict(state)
+
+
+def load_initial_weights(
+    model: AslModel, config: TrainConfig, class_names: Sequence[str]
+) -> dict[str, Any]:
+    """Start `model` from `config.init_checkpoint` (timm's `checkpoint_path`, torchvision's
+    `--weights`): same architecture and input, classifier rows mapped by class name.
+
+    Returns what config.json records about it. Raises CheckpointError for an unusable file and
+    ConfigError when the checkpoint is another model than the config's.
+    """
+    from asl_core.models.checkpoint import load_checkpoint
+
+    path = Path(str(config.init_checkpoint))
+    loaded = load_checkpoint(path)
+    meta = loaded.meta
+    if meta.architecture != config.model:
+        raise ConfigError(
+            f"init_checkpoint {path} is a {meta.architecture}, the config trains {config.model}"
+        )
+    if loaded.model.input_spec != model.input_spec:
+        raise ConfigError(
+            f"init_checkpoint {path} reads {loaded.model.input_spec.to_dict()}, the config's "
+            f"model reads {model.input_spec.to_dict()} (arch_kwargs or representation differ)"
+        )
+    transfer_weights(loaded.model, meta.class_names, model, class_names)
+    weights = loaded.path.with_suffix(".safetensors")
+    return {
+        "path": str(loaded.path),
+        "weights_sha256": sha256_file(weights) if weights.is_file() else None,
+        "classes_kept": [name for name in class_names if name in meta.class_names],
+        "classes_new": [name for name in class_names if name not in meta.class_names],
+    }
 
 
 def unwrap(model: nn.Module) -> AslModel:

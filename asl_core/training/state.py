@@ -1,30 +1,68 @@
-"""Best weights, early stopping and the resume state written after every epoch."""
+"""Kept weights, early stopping, the resume state written after every epoch, and the lock
+that makes one process the only writer of a run folder."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from filelock import FileLock, Timeout
 from safetensors.torch import load_file, save_file
 
 from asl_core.io.files import atomic_write_json
 from asl_core.models.registry import AslModel
 from asl_core.runs.format import now_iso
+from asl_core.training.config import ResumeError
+
+RUN_LOCK = ".writer.lock"
+"""In a run folder: held (flock, by `filelock`) by the one process training into it."""
+
+
+class RunBusyError(ResumeError):
+    """Another process is training into the run folder."""
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: Path) -> Iterator[None]:
+    """Hold the run folder's writer lock, or raise RunBusyError at once. The operating system
+    drops the lock when its process dies, so a killed run can be resumed straight away."""
+    lock = FileLock(str(Path(run_dir) / RUN_LOCK), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise RunBusyError(
+            f"another process is training into {Path(run_dir).name} (its lock {RUN_LOCK} is "
+            "held): wait for it to finish, or stop it, before resuming"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 class BestTracker:
-    """The best epoch by `monitor` and a copy of its weights (restored at phase ends)."""
+    """The best epoch by `monitor`, and the weights kept: those of the best epoch
+    (`keep="best"`, restored at phase ends) or of the latest one (`keep="last"`).
 
-    def __init__(self, monitor: str = "val_loss", min_delta: float = 0.0) -> None:
+    `value` is the best monitored value (early stopping counts epochs without improving it);
+    `epoch`, `val_acc`, `val_loss` and `state` describe the kept weights.
+    """
+
+    def __init__(
+        self, monitor: str = "val_loss", min_delta: float = 0.0, keep: str = "best"
+    ) -> None:
         self.monitor = monitor
         self.min_delta = min_delta
+        self.keep = keep
         self.value: float | None = None
         self.epoch = 0
         self.val_acc: float | None = None
@@ -41,13 +79,16 @@ class BestTracker:
         return value > self.value + self.min_delta
 
     def update(self, epoch: int, row: dict[str, Any], model: AslModel) -> bool:
+        """Record an epoch; True when it improved the monitored value."""
         value = row[self.monitor]
-        if not self.improves(value):
-            return False
-        self.value, self.epoch = value, epoch
-        self.val_acc, self.val_loss = row["val_acc"], row["val_loss"]
-        self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        return True
+        improved = self.improves(value)
+        if improved:
+            self.value = value
+        if improved or self.keep == "last":
+            self.epoch = epoch
+            self.val_acc, self.val_loss = row["val_acc"], row["val_loss"]
+            self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        return improved
 
     def restore(self, model: AslModel) -> None:
         if self.state is not None:
@@ -140,9 +181,9 @@ class ResumeState:
     def read(cls, run_dir: Path) -> ResumeState:
         meta, weights = run_dir / "state.json", run_dir / "state.safetensors"
         if not meta.is_file() or not weights.is_file():
-            raise FileNotFoundError(
-                f"{run_dir} has no resume state (state.json + state.safetensors): it stopped "
-                "before its first epoch finished; start it again instead"
+            raise ResumeError(
+                f"{run_dir.name} has no resume state (state.json + state.safetensors): it "
+                "stopped before its first epoch finished; start it again instead"
             )
         return cls(json.loads(meta.read_text(encoding="utf-8")), load_file(str(weights)))
 

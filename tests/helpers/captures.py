@@ -10,9 +10,7 @@ from asl_core.inference.predictor import default_model_path
 from asl_core.io.images import load_image
 from asl_core.models.checkpoint import load_checkpoint, save_checkpoint
 from asl_core.models.registry import create_model
-from asl_core.training.personalise import (
-    transfer_weights,
-)
+from asl_core.training.optim import transfer_weights
 from asl_core.vision.hands import HandDetector
 
 

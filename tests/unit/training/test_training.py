@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import subprocess
 import sys
@@ -21,7 +20,6 @@ from asl_core.runs.format import METRIC_KEYS, read_metrics
 from asl_core.settings import REPO_ROOT
 from asl_core.training import fit as fit_module
 from asl_core.training.config import (
-    TrainConfig,
     config_from_dict,
     iter_grid,
     load_config,
@@ -37,9 +35,7 @@ from asl_core.training.optim import (
     plan_phases,
     set_phase_trainable,
 )
-
-SLICE = {"datasets": ["massey36"], "classes": ["B", "C", "L", "V", "W", "Y"], "limit_per_class": 10}
-
+from tests.helpers.training import SLICE, read_json, slice_args, tiny
 
 CONFIGS = REPO_ROOT / "training" / "configs"
 
@@ -55,32 +51,11 @@ def _environment(tmp_path_factory: pytest.TempPathFactory):
     patch.undo()
 
 
-def tiny(tmp_path: Path, **changes) -> TrainConfig:
-    data = {
-        **SLICE,
-        "model": "landmark_mlp",
-        "epochs": 3,
-        "batch_size": 16,
-        "runs_dir": str(tmp_path / "runs"),
-        "extract_workers": 1,
-        "progress": False,
-        "wandb": False,
-    }
-    for key, value in changes.items():
-        target = data
-        parts = key.split("__")
-        for part in parts[:-1]:
-            target = target.setdefault(part, {})
-        target[parts[-1]] = value
-    return config_from_dict(data)
-
-
-def read_json(path: Path) -> dict:
-    return json.loads(path.read_text())
-
-
 def test_every_shipped_config_loads_and_reproduces_its_seed() -> None:
-    loaded = {p.stem: load_config(p) for p in CONFIGS.glob("*.yaml")}
+    files = {p.stem: p for p in CONFIGS.glob("*.yaml")}
+    grids = {stem for stem, path in files.items() if "grid" in load_config_file(path)}
+    assert grids == {"seed004_grid"}  # load_config refuses a grid: training.sweep runs it
+    loaded = {stem: load_config(path) for stem, path in files.items() if stem not in grids}
     assert set(loaded) >= {
         "defaults",
         "seed000_mobilenet_v2",
@@ -88,12 +63,11 @@ def test_every_shipped_config_loads_and_reproduces_its_seed() -> None:
         "seed003_resnet18_staged",
         "seed004_baseline_cnn",
         "seed004_enhanced_cnn",
-        "seed004_grid",
         "landmark_mlp",
     }
     s000 = loaded["seed000_mobilenet_v2"]
     assert (s000.model, s000.batch_size, s000.lr, s000.epochs, s000.optimizer) == (
-        "mobilenet_v2",
+        "custom_mobilenet_v2",
         100,
         1e-3,
         10,
@@ -123,7 +97,9 @@ def test_overrides_parse_yaml_values_and_dotted_keys() -> None:
         "split": {"name": "loso"},
         "stages": ["layer4"],
     }
-    config = load_config(CONFIGS / "defaults.yaml", ["lr=1e-3", "split.test_signer=hand3"])
+    config = load_config(
+        CONFIGS / "defaults.yaml", ["lr=1e-3", "split.name=loso", "split.test_signer=hand3"]
+    )
     assert config.lr == 1e-3 and isinstance(config.lr, float)  # YAML reads 1e-3 as text
     assert config.split.test_signer == "hand3"
     with pytest.raises(ValueError, match="did you mean lr"):
@@ -156,9 +132,11 @@ def test_progress_line_reports_rate_and_time_left() -> None:
     assert "MediaPipe 4/4 photos" in text and "/s" in text and "left" in text
 
 
-def test_landmark_run_writes_the_run_folder(massey_root, tmp_path) -> None:
+def test_landmark_run_writes_the_run_folder(massey_root, tmp_path, capsys) -> None:
     result = fit(tiny(tmp_path, wandb=True, group="tests"), command=["pytest"])
     run = result.run_dir
+    # progress: false hides the progress lines, never the final result line.
+    assert f"{run.name}: finished, best epoch" in capsys.readouterr().err
     assert run.parent == tmp_path / "runs" and "-landmark_mlp-random" in run.name
     config = read_json(run / "config.json")
     assert config["model"] == "landmark_mlp" and config["group"] == "tests"
@@ -326,6 +304,7 @@ def test_phases_unfreeze_stages_cumulatively_with_their_own_lr() -> None:
     config = config_from_dict(
         {
             "model": "resnet18",
+            "pretrained": True,  # only validated here: no weights are loaded
             "freeze": "head",
             "stages": ["layer4", "layer3"],
             "lr": 0.002,
@@ -390,12 +369,18 @@ def test_staged_fine_tuning_unfreezes_in_order(massey_root, tmp_path, monkeypatc
         )
         return real_build_optimizer(groups, config)
 
+    # No ImageNet ResNet18 here, and head-only training on a random backbone is refused: the
+    # backbone comes from a one-epoch run of the same model (init_checkpoint).
+    start = fit(
+        tiny(tmp_path, model="resnet18", arch_kwargs={"image_size": 32}, limit_per_class=6,
+             epochs=1)
+    ).checkpoint  # fmt: skip
     monkeypatch.setattr(fit_module, "build_model", build_model)
     monkeypatch.setattr(fit_module, "build_optimizer", build_optimizer)
     config = tiny(
         tmp_path,
         model="resnet18",
-        pretrained=False,
+        init_checkpoint=str(start),
         arch_kwargs={"image_size": 32},
         limit_per_class=6,
         freeze="head",
@@ -413,7 +398,8 @@ def test_staged_fine_tuning_unfreezes_in_order(massey_root, tmp_path, monkeypatc
         [("head", 0.002, {"fc"}), ("backbone", 1e-4, {"layer3", "layer4"})],
     ]
     saved = load_file(str(result.run_dir / "checkpoint.safetensors"))
-    initial = captured["initial"]
+    initial = load_file(str(start))  # what every layer started from
+    assert not torch.equal(initial["stem.0.weight"], captured["initial"]["stem.0.weight"])
     never_unfrozen = [k for k in saved if k.split(".")[0] in ("stem", "layer1", "layer2")]
     assert never_unfrozen and all(torch.equal(saved[k], initial[k]) for k in never_unfrozen)
     assert not torch.equal(saved["fc.2.weight"], initial["fc.2.weight"])
@@ -429,23 +415,6 @@ def test_resnet18_recipe_stops_at_once_without_weights(tmp_path, monkeypatch) ->
     assert not (tmp_path / "r").exists()  # failed before any run folder or MediaPipe
 
 
-def _slice_args() -> list[str]:
-    return [
-        "--data",
-        "massey36",
-        "--set",
-        "classes=[B,C,L,V,W,Y]",
-        "--limit-per-class",
-        "10",
-        "--set",
-        "progress=false",
-        "--set",
-        "wandb=false",
-        "--set",
-        "extract_workers=1",
-    ]
-
-
 def test_train_and_evaluate_commands(massey_root, tmp_path) -> None:
     from training import evaluate, train
 
@@ -457,7 +426,7 @@ def test_train_and_evaluate_commands(massey_root, tmp_path) -> None:
             "epochs=2",
             "--runs-dir",
             str(tmp_path / "runs"),
-            *_slice_args(),
+            *slice_args(),
         ]
     )
     result = train.main(args)
@@ -506,7 +475,7 @@ def test_sweep_runs_every_grid_point_in_one_group(massey_root, tmp_path) -> None
                 str(tmp_path / "runs"),
                 "--group",
                 "g1",
-                *_slice_args(),
+                *slice_args(),
             ]
         )
     )
@@ -542,7 +511,7 @@ def test_loso_command_reports_each_signer(massey_root, tmp_path) -> None:
                 str(tmp_path / "runs"),
                 "--group",
                 "loso1",
-                *_slice_args(),
+                *slice_args(),
             ]
         )
     )
@@ -572,7 +541,7 @@ def test_torchrun_two_processes_write_one_run(massey_root, tmp_path) -> None:
         "landmark_mlp",
         "--runs-dir",
         str(runs),
-        *_slice_args(),
+        *slice_args(),
         "--set",
         "epochs=2",
         "--set",
