@@ -27,15 +27,15 @@ from asl_core.models.checkpoint import CheckpointMeta, load_checkpoint
 from asl_core.models.registry import create_model
 from asl_core.runs.format import read_metrics
 from asl_core.runs.local import load_local_run
+from asl_core.training.optim import transfer_weights
 from asl_core.training.personalise import (
     PersonaliseConfig,
     PersonaliseError,
     PersonaliseResult,
     personalise,
     reference_signer_of,
-    transfer_weights,
 )
-from asl_core.vision.spec import InputSpec
+from asl_core.vision.spec import InputSpec, Representation
 from tests.helpers.captures import capture_real_photos, cut_down_checkpoint
 
 BASE_CLASSES = ["A", "B", "C", "L", "V", "W"]
@@ -176,7 +176,7 @@ def test_transfer_weights_keeps_every_known_row(base_model: Path) -> None:
 
 
 def test_the_reference_signer_is_the_base_models_own_test_signer() -> None:
-    spec = InputSpec(kind="landmarks", dim=63, representation="landmarks")
+    spec = InputSpec(kind="landmarks", dim=63, representation=Representation.LANDMARKS)
     meta = CheckpointMeta("landmark_mlp", ["A", "B"], spec)
     assert reference_signer_of(meta, None) == "hand5"
     meta.data = {"split": {"name": "loso", "params": {"test_signer": "hand3"}}}
@@ -190,6 +190,20 @@ def test_refusals_say_what_to_do(tmp_path: Path, base_model: Path, massey_root: 
         personalise(tmp_path / "nothing", config)
     store = capture_real_photos(tmp_path / "few", massey_root, {"HELLO-SIGN": ("5", 3)})
     with pytest.raises(PersonaliseError, match=r"at least 5 photos .* HELLO-SIGN \(3\)"):
+        personalise(store.root, config)
+    assert not [p for p in tmp_path.iterdir() if "personalise" in p.name]  # no half run
+
+
+def test_one_photo_says_how_many_photos_are_needed(
+    tmp_path: Path, base_model: Path, massey_root: Path
+) -> None:
+    """F17: one photo of a sign the model knows used to end in sklearn's "Found empty input
+    array" (nothing was left to hold back)."""
+    config = PersonaliseConfig(base_model=str(base_model), runs_dir=str(tmp_path), wandb=False)
+    store = capture_real_photos(tmp_path / "one", massey_root, {"B": ("b", 1)})
+    assert len(store.captures()) == 1
+    with pytest.raises(PersonaliseError, match=r"at least 5 photos of each new sign and 2 of "
+                       r"each sign the model knows .* too few of: B \(1\)"):  # fmt: skip
         personalise(store.root, config)
     assert not [p for p in tmp_path.iterdir() if "personalise" in p.name]  # no half run
 
