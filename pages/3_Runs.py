@@ -1,10 +1,14 @@
 """Training runs: browse, plot and compare them, from the local runs folder or a W&B project.
 
-Layout only; reading runs lives in `asl_core.runs`, figures in `asl_core.app.plots`.
+Layout only; reading runs lives in `asl_core.runs`, figures in `asl_core.app.plots`. With
+thousands of runs every click stays cheap: listing rereads only run folders whose files changed
+(`asl_core.runs.local`), the table shows one page of PAGE_SIZE runs, and curves, confusion
+matrices, reports and checkpoints are read only for the runs picked (bench/runs_page.py).
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import streamlit as st
@@ -26,11 +30,15 @@ from asl_core.runs.tables import (
     unique_labels,
 )
 from asl_core.runs.wandb_source import WANDB_LOGIN_HELP, WandbRunSource, wandb_credentials_available
-from asl_core.settings import REPO_ROOT, runs_dir
+from asl_core.settings import REPO_ROOT, OutsideRootsError, folder_within_roots, runs_dir
 
 CLASSIFY_PAGE = "pages/1_Classify.py"
-TRAIN_COMMAND = "python -m training.train --config training/configs/landmark_mlp.yaml"
+# The venv's Python: a bare `python` outside the venv lacks torch and fails.
+TRAIN_COMMAND = ".venv/bin/python -m training.train --config training/configs/landmark_mlp.yaml"
 ALL_RUNS = "All runs"
+PAGE_SIZE = 50
+PAGE_KEY = "runs_page"
+COMPARE_KEY = "compare_runs"
 
 st.set_page_config(page_title="Training runs", page_icon="📈", layout="wide")
 st.title("Training runs")
@@ -46,9 +54,19 @@ def load_runs() -> tuple[list[Run], str | None]:
     """The chosen source's runs and, for a local folder, the folder."""
     source = st.radio("Source", ["Local folder", "W&B project"], horizontal=True)
     if source == "Local folder":
-        folder = st.text_input("Runs folder", value=str(runs_dir()))
-        # runs.py caches each run folder by file stats, so a rerun rereads only what changed.
-        return LocalRunSource(folder).list_runs(), folder
+        typed = st.text_input(
+            "Runs folder",
+            value=str(runs_dir()),
+            help="A folder inside the runs, captures or datasets folder (ASL_RUNS_DIR, "
+            "ASL_CAPTURE_DIR, ASL_DATA_DIR).",
+        )
+        try:
+            folder = folder_within_roots(typed)
+        except OutsideRootsError as error:
+            st.error(str(error))
+            st.stop()
+        # runs.local caches each run folder by file stats, so a rerun rereads only what changed.
+        return LocalRunSource(folder).list_runs(), str(folder)
     left, right, refresh = st.columns([2, 2, 1], vertical_alignment="bottom")
     entity = left.text_input("W&B entity (user or team)", placeholder="your-team")
     project = right.text_input("W&B project", placeholder="sign-language")
@@ -79,8 +97,24 @@ def show_empty_state(folder: str | None) -> None:
     )
 
 
-def show_table(runs: list[Run], source: LocalRunSource | None) -> list[Run]:
-    """Filters, the runs table and the group summary; returns the runs shown."""
+def page_of(runs: list[Run]) -> list[Run]:
+    """The runs of the page picked (PAGE_SIZE a page, newest first)."""
+    pages = max(1, math.ceil(len(runs) / PAGE_SIZE))
+    if pages == 1:
+        return runs
+    if st.session_state.get(PAGE_KEY, 1) > pages:  # the filters left fewer pages
+        st.session_state[PAGE_KEY] = pages
+    left, right = st.columns([1, 4], vertical_alignment="bottom")
+    page = left.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, key=PAGE_KEY)
+    first = (int(page) - 1) * PAGE_SIZE
+    shown = runs[first : first + PAGE_SIZE]
+    right.caption(f"Runs {first + 1:,}–{first + len(shown):,} of {len(runs):,}, newest first.")
+    return shown
+
+
+def show_table(runs: list[Run], source: LocalRunSource | None) -> tuple[list[Run], list[Run]]:
+    """Filters, one page of the runs table and the group summary; returns the runs that pass
+    the filters and those on the page."""
     models = sorted({run.model or "" for run in runs})
     splits = sorted({run.split or "" for run in runs})
     group_names = list(groups(runs))
@@ -94,8 +128,9 @@ def show_table(runs: list[Run], source: LocalRunSource | None) -> list[Run]:
         splits=chosen_splits,
         group=None if group == ALL_RUNS else group,
     )
+    on_page = page_of(shown)
     st.dataframe(
-        runs_table(shown),
+        runs_table(on_page),
         hide_index=True,
         column_config={
             "⚠": st.column_config.TextColumn("⚠", width="small", help="run has problems"),
@@ -109,8 +144,8 @@ def show_table(runs: list[Run], source: LocalRunSource | None) -> list[Run]:
     )
     if group != ALL_RUNS:
         show_group(group, shown, source)
-    show_problems(shown)
-    return shown
+    show_problems(shown, on_page)
+    return shown, on_page
 
 
 def show_group(group: str, runs: list[Run], source: LocalRunSource | None) -> None:
@@ -151,13 +186,15 @@ def show_group(group: str, runs: list[Run], source: LocalRunSource | None) -> No
             st.json(info)
 
 
-def show_problems(runs: list[Run]) -> None:
-    flagged = [run for run in runs if run.has_problems]
+def show_problems(runs: list[Run], on_page: list[Run]) -> None:
+    flagged = sum(run.has_problems for run in runs)
     if not flagged:
         return
-    st.warning(f"⚠️ {len(flagged)} of {len(runs)} runs are incomplete or have problems.")
-    with st.expander("Problems"):
-        for run in flagged:
+    st.warning(f"⚠️ {flagged:,} of {len(runs):,} runs are incomplete or have problems.")
+    listed = [run for run in on_page if run.has_problems]
+    title = "Problems" if len(on_page) == len(runs) else "Problems of the runs on this page"
+    with st.expander(title):
+        for run in listed:
             st.markdown(f"**⚠️ {run.name}** ({run.status})")
             for sentence in run.problems or [f"status {run.status}"]:
                 st.markdown(f"- {sentence}")
@@ -200,12 +237,13 @@ def show_run_details(run: Run) -> None:
 def show_actions(run: Run) -> None:
     left, right = st.columns(2)
     classify_exists = (REPO_ROOT / CLASSIFY_PAGE).is_file()
-    if run.checkpoint is not None and classify_exists:
+    checkpoint = run.checked_checkpoint()  # read now, for this run only
+    if checkpoint is not None and classify_exists:
         if left.button("Open on the classify page", key=f"open-{run.id}"):
-            st.session_state["selected_checkpoint"] = str(run.checkpoint)
+            st.session_state["selected_checkpoint"] = str(checkpoint)
             st.switch_page(CLASSIFY_PAGE)
-    elif run.checkpoint is not None:
-        left.caption(f"Checkpoint: `{run.checkpoint}`")
+    elif checkpoint is not None:
+        left.caption(f"Checkpoint: `{checkpoint}`")
     else:
         left.caption("This run has no usable checkpoint.")
     right.download_button(
@@ -249,10 +287,18 @@ def show_confusion(run: Run) -> None:
         )
 
 
-def show_comparison(runs: list[Run]) -> None:
+def show_comparison(runs: list[Run], on_page: list[Run]) -> None:
     labelled = unique_labels(runs)
-    default = list(labelled)[:1]
-    chosen = st.multiselect("Compare runs", list(labelled), default=default)
+    by_id = {run.id: label for label, run in labelled.items()}
+    # Offered: the runs on this page and those picked already (kept across pages).
+    kept = [label for label in st.session_state.get(COMPARE_KEY, []) if label in labelled]
+    page_labels = [by_id[run.id] for run in on_page if run.id in by_id]
+    options = list(dict.fromkeys([*kept, *page_labels]))
+    if COMPARE_KEY not in st.session_state:
+        st.session_state[COMPARE_KEY] = page_labels[:1]
+    elif kept != st.session_state[COMPARE_KEY]:
+        st.session_state[COMPARE_KEY] = kept  # runs gone from the folder or filtered out
+    chosen = st.multiselect("Compare runs", options, key=COMPARE_KEY)
     selected = {label: labelled[label] for label in chosen}
     if not selected:
         st.info("Pick one or more runs to plot.")
@@ -277,8 +323,8 @@ runs, folder = load_runs()
 if not runs:
     show_empty_state(folder)
     st.stop()
-shown = show_table(runs, LocalRunSource(folder) if folder is not None else None)
+shown, on_page = show_table(runs, LocalRunSource(folder) if folder is not None else None)
 if shown:
-    show_comparison(shown)
+    show_comparison(shown, on_page)
 else:
     st.info("No run matches the filters.")

@@ -15,7 +15,7 @@ from asl_core.settings import REPO_ROOT
 
 # The real-runs helper (tests/helpers/runs.py) trains once per session: its marker file
 # tells whichever module asks second that the runs are there.
-from tests.helpers.runs import run_folders, train_real_runs, truncate_last_line
+from tests.helpers.runs import run_folders, train_real_runs, truncate_last_line, write_run
 
 PAGE = str(REPO_ROOT / "pages" / "3_Runs.py")
 
@@ -128,7 +128,67 @@ def test_empty_folder_tells_how_to_train(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("ASL_RUNS_DIR", str(tmp_path))
     app = AppTest.from_file(PAGE, default_timeout=60).run()
     assert not app.exception
-    assert any("python -m training.train" in info.value for info in app.info)
+    # The command that works from a fresh clone: the venv's Python, not a bare `python`.
+    assert any(".venv/bin/python -m training.train" in info.value for info in app.info)
+
+
+def test_a_folder_outside_the_configured_ones_is_refused(
+    app: AppTest, tmp_path: Path, page_runs_dir: Path
+) -> None:
+    secret = tmp_path / "elsewhere" / "run"
+    secret.mkdir(parents=True)
+    (secret / "config.json").write_text('{"password": "hunter2"}')
+    widget(app.text_input, "Runs folder").input(str(secret)).run()
+    assert not app.exception
+    assert any("outside the folders this app may use" in error.value for error in app.error)
+    assert "hunter2" not in str([element.value for element in app.get("json")])
+    assert not app.dataframe
+    widget(app.text_input, "Runs folder").input(str(page_runs_dir)).run()
+    assert not app.error and len(app.dataframe[0].value) == 3
+
+
+MANY = 60  # more than a page (PAGE_SIZE 50)
+
+
+@pytest.fixture(scope="module")
+def many_runs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """MANY runs written by the real writer (made-up numbers: paging, not accuracy)."""
+    root = tmp_path_factory.mktemp("many") / "runs"
+    for index in range(MANY):
+        write_run(root / f"202601{1 + index // 24:02d}-{index % 24:02d}0000-run{index:03d}")
+    return root
+
+
+def test_many_runs_are_paged_and_only_the_opened_ones_are_read(
+    many_runs_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ASL_RUNS_DIR", str(many_runs_dir))
+    runs_module.clear_cache()
+    app = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not app.exception
+    names = list(app.dataframe[0].value["name"])
+    assert len(names) == 50 and names[0].endswith("run059") and names[-1].endswith("run010")
+    assert any("Runs 1–50 of 60, newest first." in caption.value for caption in app.caption)
+    compare = widget(app.multiselect, "Compare runs")
+    assert compare.value == [names[0]] and len(compare.options) == 50
+    # Curves and details were read for the one run opened, for no other.
+    built = [run.name for run in cached_runs() if "history" in vars(run)]
+    assert built == [names[0]]
+    app.number_input(key="runs_page").set_value(2).run()
+    assert not app.exception
+    second = list(app.dataframe[0].value["name"])
+    assert len(second) == 10 and second[-1].endswith("run000")
+    # The run picked on page 1 stays picked; page 2's runs are offered beside it.
+    compare = widget(app.multiselect, "Compare runs")
+    assert compare.value == [names[0]] and set(second) <= set(compare.options)
+    compare.set_value([names[0], second[0]]).run()
+    assert not app.exception
+    built = {run.name for run in cached_runs() if "history" in vars(run)}
+    assert built == {names[0], second[0]}
+
+
+def cached_runs() -> list[Any]:
+    return [entry.run for entry in runs_module._FOLDER_CACHE.values() if entry.run is not None]
 
 
 def test_wandb_without_a_key_explains_how_to_log_in(

@@ -1,0 +1,75 @@
+"""The package's rooms: what each may import (asl_core/__init__ and each subpackage's
+docstring). Importing capture or the run writer and readers loads neither torch nor streamlit,
+only `asl_core.app` imports streamlit, plotly or av, and only `asl_core.serve` imports fastapi."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from asl_core.settings import PACKAGE_DIR, REPO_ROOT
+
+LIGHT_MODULES = (
+    "asl_core.capture",
+    "asl_core.capture.lock",
+    "asl_core.capture.store",
+    "asl_core.runs",
+    "asl_core.runs.format",
+    "asl_core.runs.writer",
+    "asl_core.runs.local",
+)
+
+
+def test_capture_and_runs_load_neither_torch_nor_streamlit() -> None:
+    code = (
+        "import json, sys\n"
+        f"import {', '.join(LIGHT_MODULES)}\n"
+        "print(json.dumps(sorted(m for m in ('torch', 'streamlit') if m in sys.modules)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+def imported_roots(path: Path) -> set[str]:
+    """Top-level names of every module `path` imports, at any depth (lazy imports too)."""
+    roots = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            roots |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+UI_LIBRARIES = ("streamlit", "plotly", "av")
+
+
+def is_ui(name: str) -> bool:
+    return name in UI_LIBRARIES or name.startswith("streamlit_")
+
+
+MODULES = sorted(PACKAGE_DIR.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda path: str(path.relative_to(PACKAGE_DIR)))
+def test_ui_libraries_only_in_app_and_fastapi_only_in_serve(path: Path) -> None:
+    room = path.relative_to(PACKAGE_DIR).parts[0]
+    roots = imported_roots(path)
+    if room != "app":
+        assert not {name for name in roots if is_ui(name)}, f"{path.name} imports a UI library"
+    if room != "serve":
+        assert "fastapi" not in roots and "starlette" not in roots, f"{path.name}: fastapi"
+
+
+def test_the_import_reader_sees_lazy_imports(tmp_path: Path) -> None:
+    module = tmp_path / "lazy.py"
+    module.write_text("def f():\n    import streamlit as st\n    from plotly import express\n")
+    assert imported_roots(module) == {"streamlit", "plotly"}
