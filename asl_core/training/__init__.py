@@ -3,7 +3,8 @@
 `config` is the schema of a training run; `engine` trains and evaluates one epoch; `optim`
 decides what trains in each phase; `state` keeps the best weights and the resume state; `fit`
 runs a whole training and writes the run folder (through `asl_core.runs.writer`);
-`personalise` adapts a checkpoint to a user's own photos.
+`loaders` builds the datasets and DataLoaders; `personalise` adapts a checkpoint to a user's own
+photos (`personal_data` picks the photos, `compare` scores before and after).
 
 May import: `asl_core.io`, `asl_core.vision`, `asl_core.models`, `asl_core.data`,
 `asl_core.runs`, torch, wandb. Never streamlit.

@@ -1,12 +1,12 @@
 """Adapt a model to one person's own photos (and new signs), and say honestly whether it helped.
 
-`personalise(capture_folder)` is three steps: assemble the data (the photos captured with the
-Capture page, other people's photos against forgetting, a reference signer), `fit` from the base
-checkpoint (`init_checkpoint`: the shipped model or any other), and compare the base and the new
-model on the same photos (`compare`). The run folder is an ordinary one (config.json,
-metrics.jsonl, confusion/, report.json, summary.json, the checkpoint, the W&B offline run), so
-the Runs page lists it and the Classify and Live pages offer its checkpoint; `personalise.json`
-in it holds the before/after comparison.
+`personalise(capture_folder)` is three steps: assemble the data (`personal_data`: the photos
+captured with the Capture page, other people's photos against forgetting, a reference signer),
+`fit` from the base checkpoint (`init_checkpoint`: the shipped model or any other), and compare
+the base and the new model on the same photos (`compare`). The run folder is an ordinary one
+(config.json, metrics.jsonl, confusion/, report.json, summary.json, the checkpoint, the W&B
+offline run), so the Runs page lists it and the Classify and Live pages offer its checkpoint;
+`personalise.json` in it holds the before/after comparison.
 
 How (and why):
 - New signs get new classifier rows; every layer and every old class's row start from the
@@ -32,7 +32,6 @@ How (and why):
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -41,15 +40,7 @@ from typing import Any
 import numpy as np
 
 from asl_core.data.features import FeatureCache, extract_features
-from asl_core.data.sources import (
-    KNOWN_DATASETS,
-    DatasetError,
-    Sample,
-    SampleSet,
-    limit_per_class,
-    load_datasets,
-    load_folder,
-)
+from asl_core.data.sources import KNOWN_DATASETS, SampleSet
 from asl_core.data.splits import Split, stratified_partition
 from asl_core.inference.predictor import default_model_path
 from asl_core.io.files import atomic_write_json
@@ -59,27 +50,18 @@ from asl_core.models.registry import AslModel
 from asl_core.training.compare import PersonaliseResult, Score, predicted_labels
 from asl_core.training.config import TrainConfig, config_from_dict
 from asl_core.training.fit import FitData, fit
+from asl_core.training.personal_data import (
+    CAPTURES_DATASET,
+    PersonaliseError,
+    check_counts,
+    check_hands,
+    load_captures,
+    other_people,
+)
 
 __all__ = ["PersonaliseConfig", "PersonaliseError", "PersonaliseResult", "personalise"]
 
-CAPTURES_DATASET = "my_signs"
-
-
-MIN_PHOTOS_NEW_SIGN = 5
-"""A new sign needs at least this many photos with a hand: fewer cannot be both learned and
-checked on held-back photos."""
-
-
-MIN_PHOTOS_SIGN = 2
-"""Any captured sign needs at least this many: one or more is held back to check the result
-(with one photo there is nothing to check it on)."""
-
-
 Progress = Callable[[float, str], None]
-
-
-class PersonaliseError(ValueError):
-    """Personalisation cannot run as asked; the message says what to do."""
 
 
 @dataclass
@@ -118,93 +100,6 @@ class PersonaliseConfig:
                 raise ValueError(message)
 
 
-def load_captures(folder: Path) -> list[Sample]:
-    """The captured photos that exist on disk (read through the folder's MANIFEST.csv)."""
-    folder = Path(folder)
-    try:
-        samples = load_folder(folder, CAPTURES_DATASET)
-    except (DatasetError, FileNotFoundError):
-        raise PersonaliseError(
-            f"No captured photos in {folder}: capture some signs first."
-        ) from None
-    present = [s for s in samples if s.path is not None and s.path.is_file()]
-    if not present:
-        raise PersonaliseError(f"The photos listed in {folder} are missing from the disk.")
-    return present
-
-
-def _check_counts(user: list[Sample], new_classes: list[str]) -> None:
-    """Enough photos of every captured sign to train on some and hold some back."""
-    photos = Counter(s.label for s in user)
-    needed = {n: MIN_PHOTOS_NEW_SIGN if n in new_classes else MIN_PHOTOS_SIGN for n in photos}
-    too_few = [f"{n} ({photos[n]})" for n in sort_labels(photos) if photos[n] < needed[n]]
-    if too_few:
-        raise PersonaliseError(
-            f"Capture at least {MIN_PHOTOS_NEW_SIGN} photos of each new sign and "
-            f"{MIN_PHOTOS_SIGN} of each sign the model knows (a quarter of each sign is held "
-            f"back to check the new model); too few of: {', '.join(too_few)}."
-        )
-
-
-def _present(name: str) -> bool:
-    """A registered dataset that is on this machine."""
-    known = KNOWN_DATASETS.get(name)
-    return known is not None and (known.root / "MANIFEST.csv").is_file()
-
-
-def reference_signer_of(meta: CheckpointMeta, configured: str | None) -> str:
-    """The configured signer, else the base model's leave-one-signer-out test signer, else
-    hand5 (the project's usual held-out Massey signer)."""
-    if configured:
-        return configured
-    split = meta.data.get("split") if isinstance(meta.data, dict) else None
-    if isinstance(split, dict) and split.get("name") == "loso":
-        signer = (split.get("params") or {}).get("test_signer")
-        if isinstance(signer, str) and signer:
-            return signer
-    return "hand5"
-
-
-def _other_people(
-    meta: CheckpointMeta, config: PersonaliseConfig, notes: list[str]
-) -> tuple[list[Sample], list[Sample], str, list[str]]:
-    """(replay, reference, reference description, replayed dataset names): photos of the
-    base's classes from the datasets it records (else the configured ones) that are on this
-    machine, and the reference signer's photos from `reference_dataset`, never replayed."""
-    recorded = [name for name in meta.dataset_names() if name in KNOWN_DATASETS]
-    datasets = [n for n in dict.fromkeys(recorded or config.replay_datasets) if _present(n)]
-    signer = reference_signer_of(meta, config.reference_signer)
-    pool_names = list(datasets)
-    if config.reference_dataset not in pool_names and _present(config.reference_dataset):
-        pool_names.append(config.reference_dataset)
-    try:
-        pool = load_datasets(pool_names, classes=meta.class_names, verify=False).samples
-    except DatasetError:  # none of the base's classes in those sets (or none present)
-        pool = []
-    is_reference = [s.dataset == config.reference_dataset and s.signer == signer for s in pool]
-    others = [s for s, ref in zip(pool, is_reference, strict=True) if not ref]
-    candidates = [s for s, ref in zip(pool, is_reference, strict=True) if ref]
-    replay = [s for s in others if s.dataset in datasets]
-    replay = limit_per_class(replay, config.replay_per_class, seed=config.seed)
-    # Seed 0 always: the same reference photos for every run, so runs compare.
-    reference = limit_per_class(candidates, config.reference_per_class, seed=0)
-    replay = replay if config.replay_per_class else []
-    reference = reference if config.reference_per_class else []
-    text = f"{config.reference_dataset} signer {signer}"
-    if not reference:
-        text += " not found"
-        notes.append(
-            f"Other people's signs were not measured: no photos of {config.reference_dataset} "
-            f"signer {signer} in this model's classes here."
-        )
-    if not replay:
-        notes.append(
-            "No photos of other people were mixed in (set to 0, or the base model's training "
-            "data is not on this machine): the new model may forget signs you did not capture."
-        )
-    return replay, reference, text, datasets
-
-
 def _train_config(
     config: PersonaliseConfig, base_path: Path, meta: CheckpointMeta, datasets: list[str]
 ) -> TrainConfig:
@@ -213,32 +108,18 @@ def _train_config(
     landmarks = spec.kind == "landmarks"
     suffix = config.signer.replace(" ", "-") if config.signer else None
     return config_from_dict(
-        {
-            "model": meta.architecture,
-            "arch_kwargs": meta.arch_kwargs,
-            "representation": None if landmarks else str(spec.representation),
-            "init_checkpoint": str(base_path),
-            "freeze": "none" if landmarks else "head",
-            "datasets": [CAPTURES_DATASET, *datasets],
-            "verify_datasets": False,
-            "optimizer": "adam",
-            "lr": config.lr,
-            "batch_size": config.batch_size,
-            "epochs": config.epochs,
-            "keep": "last",
-            "seed": config.seed,
-            # A landmark MLP's batches are tiny: with two threads on a busy 2-core machine
-            # every op waits for the other, and 30 epochs took 116 s here against 12 s.
-            "threads": 1 if landmarks else None,
-            "job_type": "personalise",
-            "run_name": config.run_name,
-            "name_suffix": suffix,
-            "runs_dir": config.runs_dir,
-            "wandb": config.wandb,
-            "extract_workers": 1,
-            "progress": False,
-        }
-    )
+        {"model": meta.architecture, "arch_kwargs": meta.arch_kwargs,
+         "representation": None if landmarks else str(spec.representation),
+         "init_checkpoint": str(base_path), "freeze": "none" if landmarks else "head",
+         "datasets": [CAPTURES_DATASET, *datasets], "verify_datasets": False,
+         "optimizer": "adam", "lr": config.lr, "batch_size": config.batch_size,
+         "epochs": config.epochs, "keep": "last", "seed": config.seed,
+         # A landmark MLP's batches are tiny: with two threads on a busy 2-core machine every
+         # op waits for the other, and 30 epochs took 116 s here against 12 s with one.
+         "threads": 1 if landmarks else None, "extract_workers": 1, "progress": False,
+         "job_type": "personalise", "run_name": config.run_name, "name_suffix": suffix,
+         "runs_dir": config.runs_dir, "wandb": config.wandb}
+    )  # fmt: skip
 
 
 def personalise(
@@ -267,8 +148,8 @@ def personalise(
     base_names = list(base.meta.class_names)
     names = sort_labels([*base_names, *(s.label for s in user)])
     new_classes = [name for name in names if name not in base_names]
-    _check_counts(user, new_classes)
-    replay, reference, reference_text, datasets = _other_people(base.meta, config, notes)
+    check_counts(user, new_classes)
+    replay, reference, reference_text, datasets = other_people(base.meta, config, notes)
     train_config = _train_config(config, base_path, base.meta, datasets)
     seconds["read"] = time.monotonic() - started
 
@@ -292,13 +173,7 @@ def personalise(
     user_train = [i for i in user_train if table.has_hand[i]]
     replay_idx = [n_user + i for i in range(n_replay) if table.has_hand[n_user + i]]
     reference_idx = list(range(n_user + n_replay, len(samples)))
-    trained = Counter(table.samples[i].label for i in user_train)
-    too_few = [n for n in new_classes if trained[n] < max(1, MIN_PHOTOS_NEW_SIGN - 2)]
-    if too_few:
-        raise PersonaliseError(
-            f"A hand was found in too few photos of {', '.join(too_few)}; capture more photos "
-            "with the whole hand in view."
-        )
+    check_hands([table.samples[i] for i in user_train], new_classes)
     no_hand_user = int(sum(not table.has_hand[i] for i in range(n_user)))
     if no_hand_user:
         notes.append(

@@ -28,12 +28,12 @@ from asl_core.models.registry import create_model
 from asl_core.runs.format import read_metrics
 from asl_core.runs.local import load_local_run
 from asl_core.training.optim import transfer_weights
+from asl_core.training.personal_data import reference_signer_of
 from asl_core.training.personalise import (
     PersonaliseConfig,
     PersonaliseError,
     PersonaliseResult,
     personalise,
-    reference_signer_of,
 )
 from asl_core.vision.spec import InputSpec, Representation
 from tests.helpers.captures import capture_real_photos, cut_down_checkpoint
