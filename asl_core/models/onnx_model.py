@@ -8,13 +8,15 @@ written beside it is the same record for people and tools that do not open the m
 
 ONNX is a protobuf description of a graph of standard operators: loading one runs no Python
 code, unlike a pickle or a TorchScript archive, so the app may load a user-provided `.onnx`.
-The metadata is checked (class names, the input shape against the input specification, the
-output width against the class count) and a file without it is refused with the reason.
+The metadata is checked before the model is used, as a checkpoint's is (its size and nesting,
+the class names, the input specification against the architecture's, the input shape against
+the input specification, the output width against the class count), one inference on an
+all-zero input must give finite logits (NaN weights are refused), and a file without the
+metadata is refused with the reason.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from asl_core.models.checkpoint import CheckpointError, CheckpointMeta, meta_from_dict
+from asl_core.models.checkpoint import (
+    MAX_HEADER_BYTES,
+    MAX_META_BYTES,
+    MAX_WEIGHTS_BYTES,
+    CheckpointError,
+    CheckpointMeta,
+    check_architecture,
+    check_inference,
+    meta_from_dict,
+    parse_json_bounded,
+)
 from asl_core.vision.spec import InputSpec
 
 EXPORT_FORMAT = "asl-export"
@@ -55,7 +67,8 @@ def sidecar_path(model_path: str | os.PathLike[str]) -> Path:
 def meta_from_export_record(record: Any, source: str) -> tuple[CheckpointMeta, dict[str, Any]]:
     """(CheckpointMeta, export details) from the JSON record an export carries.
 
-    `source` names where the record came from, for the error messages.
+    `source` names where the record came from, for the error messages. The record is checked
+    as a checkpoint's metadata is, against its architecture too (built on the meta device).
     """
     if not isinstance(record, dict) or record.get("format") != EXPORT_FORMAT:
         raise OnnxModelError(f"{source} is not an ASL export record (no format {EXPORT_FORMAT!r})")
@@ -65,16 +78,15 @@ def meta_from_export_record(record: Any, source: str) -> tuple[CheckpointMeta, d
             f"of asl_core reads version {EXPORT_FORMAT_VERSION}"
         )
     meta = meta_from_dict(record, source, error=OnnxModelError)
+    check_architecture(meta, source, error=OnnxModelError)
     export = record.get("export") if isinstance(record.get("export"), dict) else {}
     meta.extra = {**meta.extra, "export": export}
     return meta, export
 
 
-def _parse_record(text: str, source: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        raise OnnxModelError(f"{source} is not valid JSON ({error})") from None
+def _parse_record(text: str | bytes, source: str) -> Any:
+    """The record's JSON, its size and nesting checked first."""
+    return parse_json_bounded(text, source, error=OnnxModelError)
 
 
 def read_sidecar(model_path: str | os.PathLike[str]) -> tuple[CheckpointMeta, dict[str, Any]]:
@@ -82,9 +94,9 @@ def read_sidecar(model_path: str | os.PathLike[str]) -> tuple[CheckpointMeta, di
     path = sidecar_path(model_path)
     if not path.is_file():
         raise OnnxModelError(f"{path} does not exist")
-    return meta_from_export_record(
-        _parse_record(path.read_text(encoding="utf-8"), path.name), path.name
-    )
+    if path.stat().st_size > MAX_META_BYTES:
+        raise OnnxModelError(f"{path.name} is over {MAX_META_BYTES:,} bytes: not an export record")
+    return meta_from_export_record(_parse_record(path.read_bytes(), path.name), path.name)
 
 
 def _expected_input_shape(spec: InputSpec) -> tuple[int, ...]:
@@ -104,6 +116,12 @@ class OnnxModel:
         self.path = Path(path)
         if not self.path.is_file():
             raise FileNotFoundError(f"no ONNX model at {self.path}")
+        size = self.path.stat().st_size
+        if size > MAX_WEIGHTS_BYTES + MAX_META_BYTES + MAX_HEADER_BYTES:
+            raise OnnxModelError(
+                f"{self.path.name} is {size / 1e9:.1f} GB; models of at most "
+                f"{MAX_WEIGHTS_BYTES / 1e9:.1f} GB are loaded"
+            )
         options = ort.SessionOptions()
         if threads is not None:
             options.intra_op_num_threads = threads
@@ -127,6 +145,7 @@ class OnnxModel:
         self.meta, self.export_info = meta_from_export_record(_parse_record(text, source), source)
         self.input_spec = self.meta.input_spec
         self._input_name = self._check_signature()
+        check_inference(self, self.meta, self.path.name)  # NaN weights answer NaN: refused here
 
     def _check_signature(self) -> str:
         """The graph's input name, after checking its shapes agree with the metadata."""
