@@ -14,7 +14,8 @@ model). Endpoints:
   the uploaded file name:
   `{"path", "label", "confidence", "accepted", "hand", "top": [[label, p], ...]}`.
   `curl -F file=@photo.jpg 'http://localhost:8000/predict?classes=letters'`
-- `GET /health`: `{"status": "ok", "model": NAME}`.
+- `GET /health`: `{"status": "ok", "model": NAME}` after one real inference (an all-zero input
+  of the model's declared shape gives one finite logit per class); 503 with the reason if not.
 - `GET /labels`: `{"labels": [class names]}`.
 
 Errors are `{"detail": message}` with the status saying what went wrong: 400 for a malformed
@@ -60,6 +61,7 @@ from asl_core.io.images import (
     load_image,
 )
 from asl_core.labels import ClassFilter
+from asl_core.models.checkpoint import CheckpointError, check_inference
 
 MAX_UPLOAD_BYTES = MAX_FILE_BYTES
 """Largest photo accepted: the limit of every photo reader (100 MB, a 200 MP phone JPEG)."""
@@ -211,9 +213,16 @@ def create_app(
     )
     app.state.decode_slots = threading.BoundedSemaphore(slots)
 
-    @app.get("/health")
-    def health(request: Request) -> dict[str, str]:
-        return {"status": "ok", "model": request.app.state.predictor.name}
+    @app.get("/health", response_model=None)
+    def health(request: Request) -> dict[str, str] | JSONResponse:
+        # One real inference per model, so "ok" means the model can answer (issue 17, F5).
+        predictor: Predictor = request.app.state.predictor
+        try:
+            for loaded in predictor.models:
+                check_inference(loaded.model, loaded.meta, loaded.path.name)
+        except CheckpointError as error:
+            return _error(503, f"The model cannot answer: {error}")
+        return {"status": "ok", "model": predictor.name}
 
     @app.get("/labels")
     def labels(request: Request) -> dict[str, list[str]]:
