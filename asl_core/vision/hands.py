@@ -4,10 +4,21 @@ mediapipe 0.10.21 is pinned because it ships the palm and landmark models inside
 and runs offline; later versions dropped `mp.solutions` and download a model file instead.
 
 Three things here matter for accuracy rather than plumbing:
-- Tightly cropped photos (every Massey image) defeat MediaPipe's palm detector, which wants
-  context around the hand: about 65% are found raw. In image mode a miss is retried once on
-  the image padded with a border of half its longer side in the corner colour, which lifts
-  that to about 99%; landmarks are mapped back to the original image.
+- In image mode a miss climbs a retry ladder; each step runs only when everything before it
+  found nothing, so a photo whose hand is found at once costs exactly one MediaPipe call, and
+  every landmark is mapped back to the original image. `HandDetection.found_by` says which
+  step found the hand (the answer policy in `asl_core.inference` may trust them differently):
+  1. "padding": tightly cropped photos (every Massey image) defeat MediaPipe's palm detector,
+     which wants context around the hand: about 65% are found raw. The image padded with a
+     border of half its longer side in the corner colour lifts that to about 99%.
+  2. "exposure": a dark photo (its 95th-percentile luminance under `DARK_P95`), denoised
+     (bilateral filter) and brightened to a mean of `EXPOSURE_TARGET_MEAN`. On photos at a
+     tenth of their brightness plus sensor noise, found 21% -> 82% (bench/hard_photos.py; a
+     plain gain gave 24%, CLAHE 20%: the gain amplifies noise unless it is filtered first).
+  3. "tiles": a far-away signer in a large frame (longer side >= `TILE_MIN_SIDE`) is too small
+     for the palm detector, which sees the frame at 192 px; overlapping tiles of 2/3 of the
+     shorter side (1/3 overlap) are searched in turn. A 300 px signer in a 1920x1080 frame:
+     found 43% -> 93%.
 - Huge photos are shrunk to 1280 px before detection (faster, no less accurate) and every
   coordinate is reported in the ORIGINAL image.
 - Handedness is MediaPipe's label, unchanged. MediaPipe assumes a mirrored (selfie) image, so
@@ -20,9 +31,10 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import cv2
 import numpy as np
@@ -71,6 +83,40 @@ HAND_CONNECTIONS: tuple[tuple[int, int], ...] = (
 Handedness = Literal["Left", "Right"]
 
 
+FoundBy = Literal["plain", "padding", "exposure", "tiles"]
+"""Which step of the image-mode retry ladder found a hand (see the module doc)."""
+
+
+RETRIES: tuple[FoundBy, ...] = ("padding", "exposure", "tiles")
+"""The retry ladder, in order; `HandDetector(retries=...)` picks a subset."""
+
+
+DARK_P95 = 100
+"""A photo whose 95th-percentile luminance (0-255) is below this is dark: the exposure retry
+runs. A photo at a tenth of normal brightness has about 25; a Massey hand on black about 200."""
+
+
+EXPOSURE_TARGET_MEAN = 110.0
+"""Mean luminance the exposure retry brightens to (gain capped at `EXPOSURE_MAX_GAIN`)."""
+
+
+EXPOSURE_MAX_GAIN = 12.0
+
+
+TILE_MIN_SIDE = 640
+"""Frames whose longer side is at least this get the tiled retry (a 300x300 photo of a hand
+filling it has nothing to zoom into)."""
+
+
+TILE_FRACTION = 2 / 3
+"""Tile side as a fraction of the (detection-size) frame's shorter side."""
+
+
+TILE_STEP = 2 / 3
+"""Distance between tiles as a fraction of the tile side (1/3 overlap: a hand up to a third
+of a tile lies whole in some tile)."""
+
+
 def _frozen_array(values: Any, shape: tuple[int, ...], name: str) -> np.ndarray:
     arr = np.array(values, dtype=np.float32, copy=True)
     if arr.shape != shape:
@@ -95,7 +141,10 @@ class HandDetection:
                      x1/y1 exclusive so that rgb[y0:y1, x0:x1] is the box.
     image_size       (width, height) of the original image.
     num_hands        how many hands MediaPipe saw in the frame (this is one of them).
-    padded           found only on the padding retry (a tightly cropped photo).
+    found_by         the step of the retry ladder that found it: "plain" (the first try),
+                     "padding", "exposure" or "tiles" (see the module doc).
+    scale            size of the image MediaPipe read over the original's (<= 1: photos are
+                     shrunk to `max_side` first), for `detected_side`.
     """
 
     landmarks: np.ndarray
@@ -105,7 +154,8 @@ class HandDetection:
     box: tuple[int, int, int, int]
     image_size: tuple[int, int]
     num_hands: int = 1
-    padded: bool = False
+    found_by: FoundBy = "plain"
+    scale: float = 1.0
 
     def __post_init__(self) -> None:
         # Arrays are copied and made read-only so that "frozen" really holds: detections are
@@ -117,8 +167,33 @@ class HandDetection:
         object.__setattr__(self, "box", tuple(int(v) for v in self.box))
         object.__setattr__(self, "image_size", tuple(int(v) for v in self.image_size))
         object.__setattr__(self, "score", float(self.score))
+        object.__setattr__(self, "scale", float(self.scale))
         if len(self.box) != 4 or len(self.image_size) != 2:
             raise ValueError("box must be (x0, y0, x1, y1) and image_size (width, height)")
+        if self.found_by not in get_args(FoundBy):
+            raise ValueError(f"found_by must be one of {get_args(FoundBy)}, got {self.found_by!r}")
+
+    @property
+    def padded(self) -> bool:
+        """Found only on the padding retry (a tightly cropped photo)."""
+        return self.found_by == "padding"
+
+    @property
+    def retried(self) -> bool:
+        """Found only by a retry, not by the first try."""
+        return self.found_by != "plain"
+
+    @property
+    def hand_side(self) -> int:
+        """Longer side of the landmark box, in pixels of the original image."""
+        x0, y0, x1, y1 = self.box
+        return max(x1 - x0, y1 - y0)
+
+    @property
+    def detected_side(self) -> int:
+        """Longer side of the landmark box in pixels of the image MediaPipe read: what the
+        reliability of the landmarks depends on (see `asl_core.inference.predictor`)."""
+        return round(self.hand_side * self.scale)
 
     @property
     def width(self) -> int:
@@ -149,7 +224,8 @@ class HandDetection:
             "box": list(self.box),
             "image_size": list(self.image_size),
             "num_hands": self.num_hands,
-            "padded": self.padded,
+            "found_by": self.found_by,
+            "scale": self.scale,
         }
 
     @classmethod
@@ -162,7 +238,9 @@ class HandDetection:
             box=tuple(data["box"]),
             image_size=tuple(data["image_size"]),
             num_hands=int(data["num_hands"]),
-            padded=bool(data["padded"]),
+            # Caches written before the retry ladder hold only "padded".
+            found_by=data.get("found_by", "padding" if data.get("padded") else "plain"),
+            scale=float(data.get("scale", 1.0)),
         )
 
 
@@ -222,10 +300,10 @@ def _as_rgb_uint8(rgb: np.ndarray) -> np.ndarray:
 class HandDetector:
     """MediaPipe Hands behind one small API; use as a context manager or call close().
 
-    mode="image": every call is independent (static_image_mode=True); misses are retried on a
-    padded copy (see module doc). For photos and uploads.
-    mode="video": MediaPipe tracks the hand from frame to frame (faster, steadier); no padding
-    retry. Create ONE per stream (per webrtc session) and never share it between streams:
+    mode="image": every call is independent (static_image_mode=True); misses climb the retry
+    ladder `retries` (default all of `RETRIES`; see the module doc). For photos and uploads.
+    mode="video": MediaPipe tracks the hand from frame to frame (faster, steadier); no
+    retries. Create ONE per stream (per webrtc session) and never share it between streams:
     the tracking state would mix two people's hands.
 
     Several hands: the one with the largest landmark box (in pixels) is returned, the signing
@@ -247,14 +325,23 @@ class HandDetector:
         min_tracking_confidence: float = 0.5,
         model_complexity: int = 1,
         pad_retry: bool = True,
+        retries: Sequence[FoundBy] | None = None,
         max_side: int = DETECTION_MAX_SIDE,
     ) -> None:
+        """`retries`: the ladder's steps to use, in `RETRIES` order (default: all of them, or
+        none when `pad_retry` is False, the older switch)."""
         if mode not in ("image", "video"):
             raise ValueError(f"mode must be 'image' or 'video', got {mode!r}")
+        chosen = tuple(RETRIES if pad_retry else ()) if retries is None else tuple(retries)
+        unknown = [step for step in chosen if step not in RETRIES]
+        if unknown:
+            raise ValueError(f"unknown retries {unknown}; choose from {RETRIES}")
         import mediapipe as mp  # imported here: 1.5 s, and only callers who detect need it
 
         self.mode = mode
-        self.pad_retry = pad_retry and mode == "image"
+        self.retries: tuple[FoundBy, ...] = (
+            tuple(step for step in RETRIES if step in chosen) if mode == "image" else ()
+        )
         self.max_side = max_side
         self._lock = threading.Lock()
         self._hands: Any = mp.solutions.hands.Hands(
@@ -296,13 +383,14 @@ class HandDetector:
         """Every hand found, largest landmark box first (see the class doc)."""
         rgb = _as_rgb_uint8(rgb)
         height, width = rgb.shape[:2]
-        small, _scale = downscale_for_detection(rgb, self.max_side)
+        small, scale = downscale_for_detection(rgb, self.max_side)
         raw = self._process(small)
-        padded = False
-        if not raw and self.pad_retry:
-            padded_img, border = pad_for_detection(small)
-            raw = [_unpad(hand, small.shape[:2], border) for hand in self._process(padded_img)]
-            padded = bool(raw)
+        found_by: FoundBy = "plain"
+        for step in self.retries:
+            if raw:
+                break
+            raw = self._retry(step, small)
+            found_by = step
         # Normalised coordinates of the shrunk image are those of the original (same aspect).
         detections = [
             HandDetection(
@@ -313,12 +401,40 @@ class HandDetector:
                 box=landmark_box(hand.landmarks, (width, height)),
                 image_size=(width, height),
                 num_hands=len(raw),
-                padded=padded,
+                found_by=found_by,
+                scale=scale,
             )
             for hand in raw
         ]
         detections.sort(key=lambda det: det.box_area, reverse=True)
         return detections
+
+    def _retry(self, step: FoundBy, small: np.ndarray) -> list[_RawHand]:
+        """One step of the ladder on the detection-size image; [] when it does not apply."""
+        if step == "padding":
+            padded, border = pad_for_detection(small)
+            return [_unpad(hand, small.shape[:2], border) for hand in self._process(padded)]
+        if step == "exposure":
+            return self._process(normalise_exposure(small)) if is_dark(small) else []
+        if step == "tiles" and max(small.shape[:2]) >= TILE_MIN_SIDE:
+            return self._tiles(small)
+        return []
+
+    def _tiles(self, small: np.ndarray) -> list[_RawHand]:
+        """The hands of the first tile that has any, preferring a tile whose hands are not cut
+        by the tile's edge (a hand across two tiles is whole in the overlap)."""
+        height, width = small.shape[:2]
+        cut: list[_RawHand] = []
+        for box in tile_boxes(width, height):
+            x0, y0, x1, y1 = box
+            hands = self._process(np.ascontiguousarray(small[y0:y1, x0:x1]))
+            if not hands:
+                continue
+            mapped = [_from_tile(hand, box, (width, height)) for hand in hands]
+            if not any(_cut_by_tile(hand, box, (width, height)) for hand in mapped):
+                return mapped
+            cut = cut or mapped
+        return cut
 
     def _process(self, rgb: np.ndarray) -> list[_RawHand]:
         with self._lock:
@@ -360,3 +476,79 @@ def _unpad(hand: _RawHand, inner_hw: tuple[int, int], border: int) -> _RawHand:
     # MediaPipe's z is on the scale of the normalised x, so it rescales with the width.
     mapped[:, 2] = marks[:, 2] * outer_w / inner_w
     return _RawHand(mapped.astype(np.float32), hand.world_landmarks, hand.handedness, hand.score)
+
+
+def luminance(rgb: np.ndarray) -> np.ndarray:
+    """Luma (ITU-R BT.601, 0-255 uint8) of an RGB image, H x W."""
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+
+
+def is_dark(rgb: np.ndarray) -> bool:
+    """True when even the brightest 5% of the photo is dim (see `DARK_P95`).
+
+    The 95th percentile, not the mean: a hand on a black background is bright where it
+    matters. Measured on every 4th pixel in each direction (the same statistic, 16x cheaper).
+    """
+    return float(np.percentile(luminance(rgb)[::4, ::4], 95)) < DARK_P95
+
+
+def normalise_exposure(rgb: np.ndarray) -> np.ndarray:
+    """A dark photo denoised and brightened for the palm detector, same size, RGB uint8.
+
+    Bilateral filter first (diameter 9, sigma 15 in colour and 7 in space), because a gain of
+    7-12x turns sensor noise into texture the detector takes for edges; then a gain that brings
+    the mean luminance to `EXPOSURE_TARGET_MEAN`, at most `EXPOSURE_MAX_GAIN` (saturating).
+    Chosen on photos at a tenth of their brightness plus noise (bench/hard_photos.py).
+    """
+    smooth = cv2.bilateralFilter(rgb, 9, 15, 7)
+    mean = float(luminance(smooth).mean())
+    gain = min(EXPOSURE_TARGET_MEAN / max(mean, 1.0), EXPOSURE_MAX_GAIN)
+    return cv2.convertScaleAbs(smooth, alpha=gain)
+
+
+def tile_boxes(width: int, height: int) -> list[tuple[int, int, int, int]]:
+    """Overlapping square tiles (x0, y0, x1, y1) covering a width x height frame, row by row.
+
+    Side `TILE_FRACTION` of the shorter side, `TILE_STEP` of the side apart; the last row and
+    column are moved in to end at the frame's edge.
+    """
+    side = max(1, round(TILE_FRACTION * min(width, height)))
+    step = max(1, round(TILE_STEP * side))
+
+    def starts(length: int) -> list[int]:
+        positions = list(range(0, max(length - side, 0) + 1, step))
+        if positions[-1] + side < length:
+            positions.append(length - side)
+        return positions
+
+    return [(x, y, x + side, y + side) for y in starts(height) for x in starts(width)]
+
+
+def _from_tile(hand: _RawHand, box: tuple[int, int, int, int], size: tuple[int, int]) -> _RawHand:
+    """Landmarks found in a tile, normalised to the whole frame of `size` (width, height)."""
+    x0, y0, x1, y1 = box
+    width, height = size
+    marks = hand.landmarks.astype(np.float64)
+    mapped = np.empty_like(marks)
+    mapped[:, 0] = (marks[:, 0] * (x1 - x0) + x0) / width
+    mapped[:, 1] = (marks[:, 1] * (y1 - y0) + y0) / height
+    mapped[:, 2] = marks[:, 2] * (x1 - x0) / width  # z is on the scale of the normalised x
+    return _RawHand(mapped.astype(np.float32), hand.world_landmarks, hand.handedness, hand.score)
+
+
+def _cut_by_tile(
+    hand: _RawHand, box: tuple[int, int, int, int], size: tuple[int, int], margin: float = 0.02
+) -> bool:
+    """True when a landmark (frame-normalised) lies at an edge of the tile that is not an
+    edge of the frame: the hand probably goes on in the next tile."""
+    x0, y0, x1, y1 = box
+    width, height = size
+    xs = hand.landmarks[:, 0] * width
+    ys = hand.landmarks[:, 1] * height
+    pad = margin * (x1 - x0)
+    return bool(
+        (x0 > 0 and xs.min() < x0 + pad)
+        or (y0 > 0 and ys.min() < y0 + pad)
+        or (x1 < width and xs.max() > x1 - pad)
+        or (y1 < height and ys.max() > y1 - pad)
+    )
