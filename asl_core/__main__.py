@@ -1,4 +1,11 @@
-"""Command line: `python -m asl_core predict [options] PATH...`."""
+"""Command line: `python -m asl_core predict [options] PATH...`.
+
+Every file it is given or finds in a folder gets one line: the answer, or `error` with the
+reason (not a photo, empty, too large, truncated, unreadable ...); the exit status is 1 when any
+line is an error. A file is checked from its size and first bytes before it is read, so a 2 GB
+video in a folder of photos costs nothing. Hidden files and folders (names starting with a dot,
+such as `.DS_Store`) are skipped when walking a folder.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +14,19 @@ import json
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from asl_core.labels import CLASS_FILTERS
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 
 
 def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m asl_core", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    predict = commands.add_parser("predict", help="recognise the sign in images")
+    predict = commands.add_parser(
+        "predict",
+        help="recognise the sign in images",
+        description="One line per file: the answer, or `error` and why (exit 1 if any).",
+    )
     predict.add_argument("paths", nargs="+", type=Path, help="images or folders of images")
     predict.add_argument(
         "--model",
@@ -32,21 +42,46 @@ def get_args_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def iter_images(paths: Sequence[Path]) -> Iterator[Path]:
-    """Files as given (whatever their suffix, so a bad file gets its error line); folders
-    walked for image files in sorted order."""
+class EmptyFolder(OSError):
+    """A folder given on the command line that holds no file to read."""
+
+
+def _hidden(path: Path, root: Path) -> bool:
+    return any(part.startswith(".") for part in path.relative_to(root).parts)
+
+
+def iter_inputs(paths: Sequence[Path]) -> Iterator[Path | EmptyFolder]:
+    """Files as given (whatever they are, so a bad file gets its error line); folders walked
+    for every file in sorted order (not only photo suffixes: a `.heic` or a misnamed file gets
+    its line too), hidden ones skipped. A folder with no file yields an `EmptyFolder`."""
     for path in paths:
-        if path.is_dir():
-            yield from sorted(
-                p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-            )
-        else:
+        if not path.is_dir():
             yield path
+            continue
+        files = sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p, path))
+        if not files:
+            yield EmptyFolder(f"{path}: no files in this folder")
+        yield from files
+
+
+def _error_text(error: BaseException) -> str:
+    from asl_core.io.images import ImageError
+
+    if isinstance(error, ImageError | EmptyFolder):
+        return str(error)
+    if isinstance(error, OSError):
+        return error.strerror or str(error)
+    return str(error)
+
+
+def _emit(record: dict[str, Any], text: str, as_json: bool) -> None:
+    print(json.dumps(record) if as_json else text, flush=True)
 
 
 def predict_command(args: argparse.Namespace) -> int:
     from asl_core.inference.predictor import DEFAULT_THRESHOLD, ModelNotAvailable, Predictor
     from asl_core.io.images import ImageError, load_image
+    from asl_core.vision.photo_stats import no_hand_hints
 
     threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
     try:
@@ -58,23 +93,27 @@ def predict_command(args: argparse.Namespace) -> int:
         return 2
     failures = 0
     with predictor:
-        for path in iter_images(args.paths):
+        for item in iter_inputs(args.paths):
+            if isinstance(item, EmptyFolder):
+                failures += 1
+                folder = str(item).split(": ", 1)[0]
+                _emit({"path": folder, "error": "no files in this folder"}, str(item), args.json)
+                continue
             try:
-                prediction = predictor.predict_image(load_image(path))
+                rgb = load_image(item)  # size and magic bytes are checked before reading
+                prediction = predictor.predict_image(rgb)
             except (ImageError, OSError) as error:
                 failures += 1
-                message = str(error) if isinstance(error, ImageError) else error.strerror
-                if args.json:
-                    print(json.dumps({"path": str(path), "error": message}), flush=True)
-                else:
-                    print(f"{path}: error: {message}", flush=True)
+                message = _error_text(error)
+                _emit({"path": str(item), "error": message}, f"{item}: error: {message}", args.json)
                 continue
             prediction.top = prediction.top[: args.top]
-            if args.json:
-                print(json.dumps(prediction.to_json(str(path))), flush=True)
-            else:
-                top = ", ".join(f"{name} {p:.0%}" for name, p in prediction.top)
-                print(f"{path}: {prediction.display_label}" + (f"  [{top}]" if top else ""))
+            top = ", ".join(f"{name} {p:.0%}" for name, p in prediction.top)
+            text = f"{item}: {prediction.display_label}" + (f"  [{top}]" if top else "")
+            if not prediction.hand:
+                hints = no_hand_hints(rgb)
+                text += f"  ({hints[0].message})" if hints else ""
+            _emit(prediction.to_json(str(item)), text, args.json)
     return 1 if failures else 0
 
 
