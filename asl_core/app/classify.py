@@ -33,18 +33,22 @@ from asl_core.io.images import (
     ImageTooSmallError,
     NotAnImageError,
     TruncatedImageError,
+    formats_sentence,
     load_image,
+    photo_suffixes,
 )
 from asl_core.labels import ClassFilter
 from asl_core.vision.hands import HandDetection, landmark_box
 from asl_core.vision.overlay import draw_overlay
+from asl_core.vision.photo_stats import no_hand_hints
 from asl_core.vision.views import hand_crop, mirror_detection, skeleton_image
 
 logger = logging.getLogger(__name__)
 
 
-UPLOAD_TYPES: tuple[str, ...] = ("jpg", "jpeg", "png", "webp", "bmp")
-"""File types the uploader accepts (what `asl_core.io.images.load_image` reads)."""
+UPLOAD_TYPES: tuple[str, ...] = tuple(suffix.lstrip(".") for suffix in photo_suffixes())
+"""File types the uploader accepts: exactly what `asl_core.io.images.load_image` reads (its
+allow-list, HEIC and AVIF included); the content is checked again when it is read."""
 
 
 PREVIEW_MAX_SIDE = 1024
@@ -61,7 +65,7 @@ THUMBNAIL_SIDE = 96
 
 NO_HAND_ADVICE = (
     "Use a plain background, keep the whole hand in the frame, add more light, "
-    "or move closer to the camera."
+    "or move closer to the camera. Gloved hands are rarely found."
 )
 
 
@@ -89,7 +93,7 @@ _IMAGE_ERROR_OUTCOMES: tuple[tuple[type[ImageError], Outcome], ...] = (
 
 # The ImageError messages already say what to do for truncated and oversized files.
 _IMAGE_ERROR_ADVICE: dict[Outcome, str] = {
-    Outcome.NOT_AN_IMAGE: "Upload a photo as JPEG, PNG, WebP or BMP.",
+    Outcome.NOT_AN_IMAGE: f"Upload a photo as {formats_sentence()}; export other files as JPEG.",
     Outcome.TOO_SMALL: "Use a larger photo, with the hand filling a good part of it.",
 }
 
@@ -152,6 +156,13 @@ def _unsure_message(prediction: Prediction, threshold: float) -> str:
         f"Unsure: best guess {prediction.label} ({prediction.confidence:.0%}), "
         f"below the {threshold:.0%} threshold."
     )
+
+
+def no_hand_advice(rgb: np.ndarray) -> str:
+    """The likely causes measured on the photo (too dark, hand cut off ...), then the general
+    advice (`asl_core.vision.photo_stats`)."""
+    hints = " ".join(hint.message for hint in no_hand_hints(rgb))
+    return f"{hints} {NO_HAND_ADVICE}" if hints else NO_HAND_ADVICE
 
 
 def hands_note(num_hands: int) -> str:
@@ -275,7 +286,7 @@ def _classify_file(
         return FileResult(
             outcome=Outcome.NO_HAND,
             message="No hand found.",
-            advice=NO_HAND_ADVICE,
+            advice=no_hand_advice(rgb),
             preview=small,
             **common,
         )
