@@ -10,7 +10,8 @@ Decisions worth knowing:
   evaluation (validation and test accuracy, recall, F1); they are not in the confusion matrix,
   which has a separate `no_hand` count per true label. Loss is over photos with a hand.
 - The checkpoint holds the BEST weights by the monitored metric (`early_stopping.monitor`,
-  val_loss by default), whether or not early stopping is enabled.
+  val_loss by default), whether or not early stopping is enabled; `keep: last` keeps the last
+  epoch's instead. `init_checkpoint` starts from a checkpoint of this project.
 - Transfer learning (seed 003): `freeze: head` trains only the classifier for `epochs` epochs,
   then each name in `stages` (e.g. [layer4, layer3]) is unfrozen in turn, cumulatively, for up
   to `stage_epochs` epochs; unfrozen backbone layers learn at `finetune_lr`, the head at
@@ -22,7 +23,8 @@ Decisions worth knowing:
   torch RNG) and `state.json` (epoch, phase, early-stopping counters, scheduler, the rest of the
   optimiser, python/numpy RNG, W&B id) are written atomically. `fit(config, resume_dir=...)`
   continues after the last finished epoch; metrics.jsonl keeps exactly one row per epoch. A
-  finished run can be extended the same way with more epochs.
+  finished run can be extended the same way with more epochs. The process training into a run
+  folder holds its lock (`state.run_lock`): a second one is refused.
 - Several processes: launched by `torchrun --nproc_per_node=N`, WORLD_SIZE/RANK are read, a
   process group (gloo on CPU, nccl on CUDA) is opened, the model is wrapped in
   DistributedDataParallel and the training side is sharded with DistributedSampler;
