@@ -200,7 +200,37 @@ KNOWN_DATASETS: dict[str, KnownDataset] = {
         description="200x200 JPEG, 1 signer in one room, consecutive video frames",
         default_signer="grassknoted",
     ),
+    "aslhg": KnownDataset(
+        name="aslhg",
+        title="ASL-HG: American Sign Language Hand Gesture Image Dataset (6-signer subset)",
+        upstream="https://data.mendeley.com/datasets/j4y5w2c8w9/1",
+        licence="CC BY 4.0 (attribution required: cite the paper)",
+        citation=(
+            "Pranto, Islam, Akbor, Ghosh, Alam, Chaki, Islam (2026). A comprehensive image "
+            "dataset of American Sign Language hand gestures. Data in Brief, 112492. "
+            "doi:10.1016/j.dib.2026.112492; data: Mendeley Data doi:10.17632/j4y5w2c8w9.1, "
+            "as subsetted in the public derekrodgers/aslbench repository"
+        ),
+        manifest_sha256="b243bfa8f4502107afb78a70b2a90d69f6585d14e9ca1734c94d4c3b5c4fdee9",
+        num_images=2160,
+        num_classes=36,
+        description=(
+            "300x300 JPEG, 6 signers (P1-P6), phone photos in ordinary indoor rooms; its 0 is "
+            "the TWO-handed zero (see TWO_HANDED_LABELS)"
+        ),
+    ),
 }
+
+
+TWO_HANDED_LABELS: dict[str, frozenset[str]] = {"aslhg": frozenset({"0"})}
+"""Classes a dataset signs with two hands where the others use one: ASL-HG's 0 is the two-handed
+zero (both hands make one ring; its README). MediaPipe reads one of the two hands, which on its
+own is half a ring; `drop_two_handed` leaves such photos out of training."""
+
+
+def drop_two_handed(samples: Sequence[Sample]) -> list[Sample]:
+    """`samples` without the photos of classes their dataset signs with two hands."""
+    return [s for s in samples if s.label not in TWO_HANDED_LABELS.get(s.dataset, ())]
 
 
 def list_datasets() -> list[str]:

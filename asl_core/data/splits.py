@@ -1,4 +1,13 @@
-"""Splits that keep people apart: random, k-fold, leave-one-signer-out, leave-one-dataset-out."""
+"""Splits that keep people apart: random, k-fold, leave-one-signer-out, leave-people-out,
+leave-one-dataset-out.
+
+`lopo` (leave people out) is the one that chooses the shipped model: every signer of every
+loaded dataset (massey36 hand1-hand5, grassknoted's one person, aslhg P1-P6: 12 people) is
+dealt into `folds` groups, and fold `fold` tests on every photo of its group's people after
+training on everyone else. Run over all folds (`python -m training.kfold --split lopo`), each
+person is held out exactly once, and accuracy is reported per person, per dataset and as the
+mean over held-out people.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +25,7 @@ if TYPE_CHECKING:
     pass
 
 
-SPLIT_NAMES = ("random", "kfold", "loso", "lodo")
+SPLIT_NAMES = ("random", "kfold", "loso", "lopo", "lodo")
 
 
 SIDES = ("train", "val", "test")
@@ -207,6 +216,71 @@ def loso_split(
     return Split("loso", params, train, val, test, notes)
 
 
+def people_folds(samples: Sequence[Sample], folds: int = 6) -> list[list[str]]:
+    """The signers of each leave-people-out fold: deterministic and spread over datasets.
+
+    Datasets are taken in name order and each one's signers (sorted) are dealt round-robin,
+    the dealing carrying on from where the previous dataset stopped, so every fold gets
+    people from as many datasets as possible (12 people, 6 folds: one of massey36's five
+    or grassknoted's one, with one of aslhg's six). A signer is identified by its name; a
+    sample with no signer belongs to no fold (it always trains, and is counted).
+    """
+    by_dataset: dict[str, set[str]] = defaultdict(set)
+    for sample in samples:
+        if sample.signer is not None:
+            by_dataset[sample.dataset].add(sample.signer)
+    people = [signer for name in sorted(by_dataset) for signer in sorted(by_dataset[name])]
+    if len(set(people)) != len(people):
+        shared = sorted(p for p, n in Counter(people).items() if n > 1)
+        raise DatasetError(
+            f"signer names {shared} appear in more than one dataset; leave-people-out needs "
+            "one name per person"
+        )
+    if folds < 2 or folds > len(people):
+        raise DatasetError(
+            f"lopo needs 2 <= folds <= the number of signers ({len(people)}: "
+            f"{', '.join(people) or 'none'}), got folds={folds}"
+        )
+    groups: list[list[str]] = [[] for _ in range(folds)]
+    for position, signer in enumerate(people):
+        groups[position % folds].append(signer)
+    return groups
+
+
+def lopo_split(
+    samples: Sequence[Sample],
+    *,
+    folds: int = 6,
+    fold: int = 0,
+    val_fraction: float = 0.15,
+    random_state: int = 42,
+) -> Split:
+    """Leave people out: fold `fold` of `people_folds` is the test side (module doc).
+
+    Validation is a stratified slice of the training people's photos (it shares people with
+    training, so it only steers early stopping, as in loso). No person is on two sides.
+    """
+    groups = people_folds(samples, folds)
+    if not 0 <= fold < folds:
+        raise ValueError(f"fold must be in 0..{folds - 1}, got {fold}")
+    held_out = set(groups[fold])
+    test = [i for i, s in enumerate(samples) if s.signer in held_out]
+    rest = [i for i, s in enumerate(samples) if s.signer not in held_out]
+    rng = np.random.default_rng(random_state + fold)
+    val, train = stratified_partition(rest, [s.label for s in samples], (val_fraction,), rng)
+    params = {
+        "folds": folds,
+        "fold": fold,
+        "val_fraction": val_fraction,
+        "random_state": random_state,
+    }
+    notes = {
+        "test_people": sorted(held_out),
+        "unknown_signer_in_train": sum(1 for s in samples if s.signer is None),
+    }
+    return Split("lopo", params, train, val, test, notes)
+
+
 def lodo_split(
     samples: Sequence[Sample],
     *,
@@ -247,6 +321,7 @@ SPLITTERS: dict[str, Callable[..., Split]] = {
     "random": random_split,
     "kfold": kfold_split,
     "loso": loso_split,
+    "lopo": lopo_split,
     "lodo": lodo_split,
 }
 
