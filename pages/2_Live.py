@@ -62,21 +62,25 @@ def sidebar() -> tuple[ModelChoice, StreamSettings]:
             0.05,
             help="Readings below it count as 'no letter' and never type anything.",
         )
-        window = st.slider(
-            "Smoothing window (frames)",
-            1,
-            15,
-            defaults.window,
-            help="The letter shown is the majority of this many recent frames: fewer reacts "
-            "faster, more flickers less.",
+        window_s = st.slider(
+            "Smoothing window (seconds)",
+            0.1,
+            1.0,
+            defaults.window_s,
+            0.05,
+            help="The letter shown is the one that held most of this much recent video (sure "
+            "readings count more): shorter reacts faster, longer flickers less. The same at "
+            "any frame rate.",
         )
         hold_s = st.slider(
             "Hold to type (seconds)",
-            0.2,
+            0.1,
             2.0,
             defaults.hold_s,
-            0.1,
-            help="How long a letter must stay steady before it is typed.",
+            0.05,
+            help="How long a letter must stay steady, hand still, before it is typed. For a "
+            "double letter (the LL of HELLO) bounce or slide the hand a little, or drop it "
+            "briefly, and hold again.",
         )
         mirror = st.toggle(
             "Mirrored preview", value=defaults.mirror_preview, help="Show the video like a mirror."
@@ -93,7 +97,7 @@ def sidebar() -> tuple[ModelChoice, StreamSettings]:
         )
     settings = settings_from_controls(
         threshold=threshold,
-        window=window,
+        window_s=window_s,
         hold_s=hold_s,
         mirror_preview=mirror,
         left_handed=left,
@@ -145,6 +149,28 @@ def text_panel(session: LiveSession) -> None:
         on_click="ignore",
         width="stretch",
     )
+    word_help(session, text)
+
+
+def word_help(session: LiveSession, text: str) -> None:
+    """Suggestions for the word being spelled (a click puts one in its place) and Speak."""
+    import streamlit.components.v1 as components
+
+    from asl_core.app.live import speak_html, word_suggestions
+
+    suggestions = word_suggestions(text)
+    with st.container(key="live-suggestions"):
+        if suggestions:
+            st.caption("Did you mean (click to use)")
+            for column, word in zip(st.columns(len(suggestions)), suggestions, strict=True):
+                column.button(
+                    word,
+                    key=f"live-suggest-{word}",
+                    on_click=session.recognizer.replace_word,
+                    args=(word,),
+                    width="stretch",
+                )
+    components.html(speak_html(text, "Speak the text"), height=46)
 
 
 def live_status(session: LiveSession, url: str | None, ice_configured: bool) -> None:
@@ -182,6 +208,9 @@ def live_status(session: LiveSession, url: str | None, ice_configured: bool) -> 
             f"{format_stage_ms(stats.stage_ms) or 'no frames yet'}"
             f" · {stats.skipped} of {stats.frames} frames not read (a newer one came first)"
         )
+    if stats.speed_note and status is ConnectionStatus.LIVE:
+        with st.container(key="live-slow"):
+            st.warning(stats.speed_note)
     if stats.last_error:
         st.error(f"Some frames could not be read: {stats.last_error}")
 

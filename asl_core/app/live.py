@@ -11,16 +11,18 @@
   and say why in plain words, so that a demo never dead-ends.
 - `read_snapshot`: snapshot mode, one `st.camera_input` photo through the same recogniser's
   model and settings.
+- `word_suggestions` and `speak_html`: word help under the spelled text (offline word list)
+  and a Speak button that uses the browser's own speech synthesis.
 """
 
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import threading
 import time
 import weakref
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -30,7 +32,8 @@ import numpy as np
 
 from asl_core.app.ice import ConnectionWatch
 from asl_core.inference.predictor import Prediction, Predictor
-from asl_core.inference.stream import FrameResult, StreamRecognizer, StreamSettings
+from asl_core.inference.stream import FrameResult, RateWindow, StreamRecognizer, StreamSettings
+from asl_core.inference.words import current_word, english_words
 from asl_core.vision.views import mirror_image
 
 logger = logging.getLogger(__name__)
@@ -56,27 +59,8 @@ class LiveStats:
     first_frame_at: float | None
     last_frame_at: float | None
     last_error: str | None
-
-
-class _Rate:
-    """Events per second over the last `window_s` seconds. (An average of instantaneous rates
-    would overstate it: frames that arrive in a burst after a stall count many times.)"""
-
-    def __init__(self, window_s: float = 2.0) -> None:
-        self.window_s = window_s
-        self._times: deque[float] = deque()
-
-    def tick(self, now: float) -> None:
-        self._times.append(now)
-        while now - self._times[0] > self.window_s:
-            self._times.popleft()
-
-    def value(self, now: float | None = None) -> float:
-        """The rate; 0 once nothing happened for a whole window (a stopped stream)."""
-        times = self._times
-        if len(times) < 2 or (now is not None and now - times[-1] > self.window_s):
-            return 0.0
-        return (len(times) - 1) / (times[-1] - times[0]) if times[-1] > times[0] else 0.0
+    speed_note: str | None = None  # this machine reads too few frames to type well
+    lite: bool = False  # the lighter hand model was chosen for a slow machine
 
 
 class LiveFrameAdapter:
@@ -106,8 +90,8 @@ class LiveFrameAdapter:
         self._reader: threading.Thread | None = None
         self._closed = False
         self._frames = self._read = self._skipped = self._errors = 0
-        self._callback_rate = _Rate()
-        self._read_rate = _Rate()
+        self._callback_rate = RateWindow()
+        self._read_rate = RateWindow()
         self._callback_ms: float | None = None
         self._frame_size: tuple[int, int] | None = None
         self._first_frame_at: float | None = None
@@ -216,6 +200,7 @@ class LiveFrameAdapter:
 
     def stats(self) -> LiveStats:
         stage_ms = dict(self.recognizer.timer.ms)
+        speed_note = self.recognizer.speed_note()
         now = self.clock()
         with self._lock:
             if self._callback_ms is not None:
@@ -232,6 +217,8 @@ class LiveFrameAdapter:
                 first_frame_at=self._first_frame_at,
                 last_frame_at=self._last_frame_at,
                 last_error=self._last_error,
+                speed_note=speed_note,
+                lite=self.recognizer.lite,
             )
 
 
@@ -279,6 +266,31 @@ class LiveSession:
         """New sidebar values reach the running recogniser without restarting the stream."""
         if settings != self.recognizer.settings:
             self.recognizer.update_settings(settings)
+
+
+def word_suggestions(text: str, limit: int = 4) -> list[str]:
+    """Words for the one being spelled (the text's last word), best first; none for none."""
+    word = current_word(text)
+    return english_words().suggest(word, limit) if word else []
+
+
+def speak_html(text: str, label: str = "Speak") -> str:
+    """A tiny page for `streamlit.components.v1.html`: one button that reads `text` aloud with
+    the browser's own speech synthesis (Web Speech API). Nothing is sent anywhere: no server
+    audio, no network. The text is embedded as a JSON string (escaped for a <script>)."""
+    spoken = json.dumps(text.strip()).replace("</", "<\\/")
+    disabled = "" if text.strip() else " disabled"
+    return f"""<button id="speak"{disabled} style="width:100%;padding:0.4rem 0.75rem;
+border:1px solid rgba(49,51,63,0.2);border-radius:0.5rem;background:white;cursor:pointer;
+font:400 1rem 'Source Sans Pro',sans-serif;color:rgb(49,51,63)">{label}</button>
+<script>
+const text = {spoken};
+document.getElementById("speak").addEventListener("click", () => {{
+  if (!("speechSynthesis" in window)) {{ return; }}
+  window.speechSynthesis.cancel();
+  window.speechSynthesis.speak(new SpeechSynthesisUtterance(text.toLowerCase()));
+}});
+</script>"""
 
 
 def text_download_name() -> str:
@@ -369,7 +381,7 @@ def read_snapshot(
 def settings_from_controls(
     *,
     threshold: float,
-    window: int,
+    window_s: float,
     hold_s: float,
     mirror_preview: bool,
     left_handed: bool,
@@ -380,7 +392,7 @@ def settings_from_controls(
     return replace(
         base or StreamSettings(),
         threshold=float(threshold),
-        window=int(window),
+        window_s=float(window_s),
         hold_s=float(hold_s),
         mirror_preview=bool(mirror_preview),
         left_handed=bool(left_handed),

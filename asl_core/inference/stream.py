@@ -1,15 +1,21 @@
 """Live signing: per-stream state that turns frames into steady letters and spelled text.
 
 `StreamRecognizer` is what the live page's frame callback calls, one per browser session. It
-owns its MediaPipe tracker (video mode) and its smoothing window; the `Predictor` (models) is
-shared. Time comes from the caller (`timestamp`), so a test can replay a clip exactly.
+owns its MediaPipe tracker (video mode), its motion tracker and its speller; the `Predictor`
+(models) is shared. Time comes from the caller (`timestamp`, seconds), so a test can replay
+a clip exactly, at any frame rate.
 
-Spelling rules:
-- smoothing (seed 000, 4.5.6): the letter shown is the majority of the last `window` readings,
-  and only when it holds more than half of them; unsure and no-hand frames vote for nothing;
-- commit: a smoothed letter held for `hold_s` is added to the text once; to type the same
-  letter twice, change letter or drop the hand in between;
-- space: no hand (or no steady letter) for `gap_s` after something was typed adds one space.
+Per frame: MediaPipe finds the hand; the model reads its handshape (J and Z left out: a still
+hand is never J or Z, see `still_reading`); `motion.MotionTracker` follows the fingertips
+(J and Z from their paths, and whether the hand is moving); `speller.Speller` smooths the
+readings over time and types (the rules, all in seconds, are in its module).
+
+Keeping up: the recogniser counts the frames it reads per second of video (`read_fps`).
+Below `NEEDED_READ_FPS` typing at two letters a second fails (each letter needs about four
+readings), and `speed_note` says so for the page. `StreamSettings.lite_below_fps` can switch
+to MediaPipe's lighter hand model when reading stays that slow; it is off by default because
+the lighter model's landmarks read worse with the shipped model than the full model reads at
+half the rate (bench/live.py measures both).
 """
 
 from __future__ import annotations
@@ -21,24 +27,39 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from asl_core.inference.motion import MOTION_LETTERS, MotionState, MotionTracker
 from asl_core.inference.predictor import Prediction, Predictor
-from asl_core.inference.speller import Speller
+from asl_core.inference.speller import Speller, Vote
 from asl_core.labels import ClassFilter
 from asl_core.vision.hands import HandDetector
 from asl_core.vision.overlay import draw_overlay
 from asl_core.vision.views import mirror_detection, mirror_image
 
+NEEDED_READ_FPS = 8.0
+"""Readings per second that typing at two letters a second needs: a letter is on screen for
+0.5 s and must win the vote (about 0.15 s) and then be held (0.25 s), and a J or Z needs four
+points on its path (tests/unit/inference/test_speller.py and test_motion.py play both at 8)."""
+
+
+RATE_WINDOW_S = 2.0
+"""The read rate is counted over this many seconds of video, and judged only once that much
+has been read: one slow moment (a model load, a busy second) is not a slow machine."""
+
 
 @dataclass
 class StreamSettings:
+    """What the live page's controls set. Times in seconds of video."""
+
     threshold: float = 0.6
-    window: int = 7
-    hold_s: float = 0.6
+    window_s: float = 0.25
+    hold_s: float = 0.2
     gap_s: float = 1.0
+    vote: Vote = "confidence"
     classes: ClassFilter = "letters"
     mirror_preview: bool = True
     left_handed: bool = False
     mirror_tta: bool = False  # off live: it doubles the model's cost for a small gain
+    lite_below_fps: float | None = None  # switch to the lighter hand model below this rate
 
 
 @dataclass
@@ -48,6 +69,9 @@ class FrameResult:
     smoothed_confidence: float
     committed: str | None
     text: str
+    reading: str | None = None  # the frame's own best class, J and Z left out (still_reading)
+    reading_confidence: float = 0.0  # below the threshold the speller gets no letter
+    motion: MotionState | None = None
 
 
 @dataclass
@@ -72,6 +96,54 @@ class StageTimer:
         self._last = now
 
 
+class RateWindow:
+    """Events per second over the last `window_s` seconds. (An average of instantaneous rates
+    would overstate it: frames that arrive in a burst after a stall count many times.)"""
+
+    def __init__(self, window_s: float = 2.0) -> None:
+        self.window_s = window_s
+        self._times: deque[float] = deque()
+
+    def tick(self, now: float) -> None:
+        self._times.append(now)
+        while now - self._times[0] > self.window_s:
+            self._times.popleft()
+
+    def clear(self) -> None:
+        self._times.clear()
+
+    def value(self, now: float | None = None) -> float:
+        """The rate; 0 once nothing happened for a whole window (a stopped stream)."""
+        times = self._times
+        if len(times) < 2 or (now is not None and now - times[-1] > self.window_s):
+            return 0.0
+        return (len(times) - 1) / (times[-1] - times[0]) if times[-1] > times[0] else 0.0
+
+    def span(self) -> float:
+        """Seconds between the oldest and newest event in the window."""
+        return self._times[-1] - self._times[0] if len(self._times) > 1 else 0.0
+
+
+def still_reading(prediction: Prediction) -> tuple[str | None, float]:
+    """The frame's best class with J and Z left out, and its confidence (None without a hand).
+
+    J and Z are signed with motion; a still hand that the model reads as one of them shows
+    the handshape of another letter (J: I turned; Z: D or 1 pointing), so the answer is the
+    best other class, its probability renormalised without J and Z (the softmax with those
+    two masked; exact when they are in the top 5 or absent, as the top-5 list is all there is).
+    """
+    if not prediction.hand or not prediction.top:
+        return None, 0.0
+    motion_mass = sum(p for name, p in prediction.top if name in MOTION_LETTERS)
+    if motion_mass == 0:
+        return prediction.label, float(prediction.confidence)
+    others = [(name, p) for name, p in prediction.top if name not in MOTION_LETTERS]
+    if not others or motion_mass >= 1:
+        return None, 0.0
+    label, p = others[0]
+    return label, float(p / (1.0 - motion_mass))
+
+
 class StreamRecognizer:
     """Frames of one stream in, overlay and spelled text out. Thread-safe: the frame callback
     runs on a worker thread while the page reads `text` and changes settings."""
@@ -85,19 +157,25 @@ class StreamRecognizer:
         self.predictor = predictor
         self.settings = settings or StreamSettings()
         self.detector = detector or HandDetector(mode="video", max_num_hands=1)
+        self.lite = False  # the lighter hand model was chosen for a slow machine
         s = self.settings
-        self.speller = Speller(s.window, s.hold_s, s.gap_s)
+        self.speller = Speller(s.window_s, s.hold_s, s.gap_s, vote=s.vote)
+        self.motion = MotionTracker()
         self.timer = StageTimer()
+        self.reads = RateWindow(RATE_WINDOW_S)
         self.last: FrameResult | None = None
         self._lock = threading.Lock()
 
     def update_settings(self, settings: StreamSettings) -> None:
         with self._lock:
             self.settings = settings
-            self.speller.hold_s, self.speller.gap_s = settings.hold_s, settings.gap_s
-            if settings.window != self.speller.window:
-                self.speller.window = settings.window
-                self.speller.readings = deque(self.speller.readings, maxlen=settings.window)
+            speller = self.speller
+            speller.window_s, speller.hold_s, speller.gap_s = (
+                settings.window_s,
+                settings.hold_s,
+                settings.gap_s,
+            )
+            speller.vote = settings.vote
 
     @property
     def text(self) -> str:
@@ -107,6 +185,7 @@ class StreamRecognizer:
     def clear(self) -> None:
         with self._lock:
             self.speller.reset()
+            self.motion.reset()
 
     def backspace(self) -> None:
         with self._lock:
@@ -117,8 +196,50 @@ class StreamRecognizer:
         with self._lock:
             self.speller.text += text
 
+    def replace_word(self, word: str) -> None:
+        """Put `word` (a suggestion) in place of the word being spelled, then a space."""
+        with self._lock:
+            text = self.speller.text
+            head = text[: len(text) - len(text.split(" ")[-1])] if text else ""
+            self.speller.text = f"{head}{word} "
+
+    @property
+    def read_fps(self) -> float:
+        """Frames read per second of video over the last 2 s (timestamps, not wall time)."""
+        with self._lock:
+            return self.reads.value()
+
+    def _slow_below(self, fps_limit: float) -> float | None:
+        """The read rate when a whole window of video was read below `fps_limit`, else None."""
+        with self._lock:
+            fps, span = self.reads.value(), self.reads.span()
+        full = span >= RATE_WINDOW_S - 2.0 / max(fps, 1.0)  # the window, give or take a frame
+        return fps if full and fps < fps_limit else None
+
+    def speed_note(self) -> str | None:
+        """A sentence for the page when this machine reads too few frames to type well."""
+        fps = self._slow_below(NEEDED_READ_FPS)
+        if fps is None:
+            return None
+        lighter = " (already with the lighter hand model)" if self.lite else ""
+        return (
+            f"This computer reads only {fps:.0f} frames a second{lighter}; typing needs about "
+            f"{NEEDED_READ_FPS:.0f}. Letters may be missed: hold each one longer, or close "
+            "other programs and browser tabs."
+        )
+
+    def _maybe_go_lite(self) -> None:
+        limit = self.settings.lite_below_fps
+        if self.lite or limit is None:
+            return
+        if self._slow_below(limit) is not None:
+            old = self.detector
+            self.detector = HandDetector(mode="video", max_num_hands=1, model_complexity=0)
+            self.lite = True
+            old.close()
+
     def process(self, rgb: np.ndarray, timestamp: float | None = None) -> FrameResult:
-        """Read one frame as the camera gives it (unmirrored RGB)."""
+        """Read one frame as the camera gives it (unmirrored RGB); `timestamp` in seconds."""
         now = time.monotonic() if timestamp is None else timestamp
         s = self.settings
         start = time.perf_counter()
@@ -134,13 +255,32 @@ class StreamRecognizer:
         )
         for stage, value in prediction.timings_ms.items():
             self.timer.add(stage, value)
-        reading = prediction.label if prediction.accepted else None
+        start = time.perf_counter()
+        reading, confidence = still_reading(prediction)
+        letter = reading if confidence >= s.threshold else None
         with self._lock:
-            committed = self.speller.update(reading, prediction.confidence, now)
+            motion = self.motion.update(now, det if s.classes != "digits" else None)
+            committed = self.speller.update(
+                letter, confidence, now, moving=motion.moving, suppress=motion.after_motion
+            )
+            if motion.letter is not None:
+                committed = self.speller.type_motion(motion.letter)
             smoothed, smoothed_confidence = self.speller.smoothed()
             text = self.speller.text
+            self.reads.tick(now)
+        self.timer.add("spell", 1000 * (time.perf_counter() - start))
         self.timer.tick(now)
-        self.last = FrameResult(prediction, smoothed, smoothed_confidence, committed, text)
+        self._maybe_go_lite()
+        self.last = FrameResult(
+            prediction,
+            smoothed,
+            smoothed_confidence,
+            committed,
+            text,
+            reading,
+            confidence,
+            motion,
+        )
         return self.last
 
     def render(self, rgb: np.ndarray, result: FrameResult) -> np.ndarray:
@@ -155,7 +295,7 @@ class StreamRecognizer:
             if result.smoothed is not None:
                 label, confidence, accepted = result.smoothed, result.smoothed_confidence, True
             else:
-                label, confidence = result.prediction.label, result.prediction.confidence
+                label, confidence = result.reading, result.reading_confidence
                 accepted = False
             shown = draw_overlay(shown, det, label, confidence, accepted=accepted)
         self.timer.add("overlay", 1000 * (time.perf_counter() - start))

@@ -32,6 +32,9 @@ from asl_core.inference.stream import FrameResult, StageTimer, StreamRecognizer,
 from asl_core.io.images import load_image
 from asl_core.vision.views import mirror_image
 from tests.helpers.clips import (
+    DOUBLE_SLIDE_S,
+    J_PATH,
+    Z_PATH,
     Segment,
     blank_frame,
     clip_frames,
@@ -108,6 +111,10 @@ class SlowRecognizer:
         self.timer = StageTimer()
         self.read_frames: list[int] = []
         self.timestamps: list[float] = []
+        self.lite = False
+
+    def speed_note(self) -> str | None:
+        return None
 
     def process(self, rgb: np.ndarray, timestamp: float | None = None) -> None:
         time.sleep(self.seconds)
@@ -320,8 +327,8 @@ def test_model_and_settings_change_without_a_new_recogniser(live_session: LiveSe
     live_session.use_model(other, "other-model")  # type: ignore[arg-type]
     assert live_session.recognizer is recognizer and recognizer.predictor is other
     live_session.use_model(original, "default")
-    live_session.apply(StreamSettings(threshold=0.9, window=5, classes="letters"))
-    assert recognizer.settings.threshold == 0.9 and recognizer.speller.window == 5
+    live_session.apply(StreamSettings(threshold=0.9, window_s=0.5, classes="letters"))
+    assert recognizer.settings.threshold == 0.9 and recognizer.speller.window_s == 0.5
     live_session.apply(StreamSettings(classes="letters"))
 
 
@@ -376,5 +383,36 @@ def test_spelling_segments_hold_letters_and_gap_words() -> None:
     )
     assert [s.label for s in segments] == [None, "H", "I", None, "A", "B", None]
     assert [s.seconds for s in segments] == [0.5, 1.0, 1.0, 1.5, 1.0, 1.0, 1.5]
-    with pytest.raises(ValueError, match="repeats"):
-        spelling_segments("hello", lambda _letter: photo)
+    assert all(s.path is None for s in segments)
+
+
+def test_spelling_segments_move_for_double_and_motion_letters() -> None:
+    photos = {letter: np.full((10, 10, 3), i, np.uint8) for i, letter in enumerate("HELOID")}
+    segments = spelling_segments("hello jiz", photos.__getitem__, letter_s=0.5, lead_s=0)
+    letters = [s for s in segments if s.label]
+    assert [s.label for s in letters] == list("HELLOJIZ")
+    first_l, second_l = letters[2], letters[3]
+    assert first_l.path is None and second_l.path is not None  # the second L slides
+    assert second_l.move_s == DOUBLE_SLIDE_S and not second_l.centre_path
+    j, z = letters[5], letters[7]
+    assert j.image is photos["I"] and np.array_equal(j.path, J_PATH)  # a J is an I, moving
+    assert z.image is photos["D"] and np.array_equal(z.path, Z_PATH)
+    assert j.move_s == pytest.approx(0.4)  # drawn in 0.8 of its 0.5 s by default
+
+
+def test_word_suggestions_for_the_word_being_spelled() -> None:
+    from asl_core.app.live import word_suggestions
+
+    assert "HELLO" in word_suggestions("HI HELO")  # a double letter typed once
+    assert "THANK" in word_suggestions("TAANK ")  # a fist letter misread (A for H)
+    assert word_suggestions("") == [] and word_suggestions("   ") == []
+    assert "CAB" not in word_suggestions("CAB")  # never the word itself
+
+
+def test_speak_button_reads_the_text_in_the_browser() -> None:
+    from asl_core.app.live import speak_html
+
+    html = speak_html("CAB </script><b>")
+    assert 'const text = "CAB <\\/script><b>";' in html  # cannot close the script tag
+    assert "speechSynthesis.speak" in html and "fetch(" not in html
+    assert "disabled" in speak_html("  ") and "disabled" not in speak_html("HI")

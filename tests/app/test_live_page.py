@@ -55,7 +55,7 @@ def test_page_shows_video_controls_and_text_panel(app: AppTest) -> None:
     assert app.sidebar.radio[0].value == "letters"
     assert labels(app.sidebar.slider) == [
         "Confidence threshold",
-        "Smoothing window (frames)",
+        "Smoothing window (seconds)",
         "Hold to type (seconds)",
     ]
     assert labels(app.sidebar.toggle) == [
@@ -79,7 +79,7 @@ def test_recogniser_is_made_before_start_and_kept_across_reruns(app: AppTest) ->
 def test_controls_update_the_running_recogniser(app: AppTest) -> None:
     session = session_of(app)
     app.sidebar.slider[0].set_value(0.8)
-    app.sidebar.slider[1].set_value(5)
+    app.sidebar.slider[1].set_value(0.5)
     app.sidebar.slider[2].set_value(1.0)
     app.sidebar.toggle[0].set_value(False)
     app.sidebar.toggle[1].set_value(True)
@@ -87,9 +87,9 @@ def test_controls_update_the_running_recogniser(app: AppTest) -> None:
     app.run()
     settings = session_of(app).recognizer.settings
     assert session_of(app) is session  # same recogniser, new settings
-    assert (settings.threshold, settings.window, settings.hold_s) == (0.8, 5, 1.0)
+    assert (settings.threshold, settings.window_s, settings.hold_s) == (0.8, 0.5, 1.0)
     assert not settings.mirror_preview and settings.left_handed and settings.classes == "all"
-    assert session.recognizer.speller.window == 5
+    assert session.recognizer.speller.window_s == 0.5
 
 
 def test_text_panel_shows_clear_and_backspace(app: AppTest) -> None:

@@ -12,6 +12,13 @@ frame height: MediaPipe's palm detector wants context around a hand, and a tight
 Massey photo blown up to fill the frame is often missed in video mode (which has no padded
 retry). Massey photos are hands on black, so the default black background hides their edges.
 Between words the frame is the background alone: no hand, which the speller turns into a space.
+
+Motion, from the same real photos moved and turned frame by frame (`Segment.path`):
+- J and Z: a real I photo (J) or D photo (Z) is moved so that its little-finger tip (J) or
+  index tip (Z) follows `J_PATH` or `Z_PATH` exactly (the photo turns about that fingertip,
+  so the turn does not bend the path); MediaPipe finds the fingertip on the still photo first;
+- double letters ("LL"): the second one slides the same photo `DOUBLE_SLIDE` hand sizes
+  sideways in `DOUBLE_SLIDE_S` before holding still, as a signer slides the hand.
 """
 
 from __future__ import annotations
@@ -21,10 +28,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
+from asl_core.inference.motion import INDEX_TIP, PINKY_TIP, hand_scale_px
 from asl_core.io.images import load_image
 
 FRAME_SIZE = (640, 480)  # width, height: what the live page asks the webcam for
@@ -42,13 +51,47 @@ BACKGROUND = (0, 0, 0)
 Y4M_HEADER = "YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n"
 
 
+# Paths in hand sizes (wrist to middle knuckle), image axes (x right, y down), as the camera
+# sees them. J: down, then a hook to the side and up; Z: across, diagonally back and down,
+# across again. The motion rule (asl_core.inference.motion) accepts their mirror images too.
+J_PATH = np.array([(0, 0), (0, 1.0), (-0.1, 1.3), (-0.35, 1.45), (-0.6, 1.35), (-0.75, 1.1)])
+
+
+Z_PATH = np.array([(0, 0), (0.9, 0), (0, 0.8), (0.9, 0.8)])
+
+
+MOTION_SOURCES = {"J": ("I", PINKY_TIP, J_PATH, -30.0), "Z": ("D", INDEX_TIP, Z_PATH, 0.0)}
+"""Motion letter -> (the still letter whose photo signs it, fingertip, path, turn in degrees
+by the end of the path; J twists the wrist, Z does not)."""
+
+
+DOUBLE_SLIDE = 0.5
+
+
+DOUBLE_SLIDE_S = 0.15
+
+
 @dataclass(frozen=True)
 class Segment:
-    """A stretch of the clip: one photo (a letter) or, with `image=None`, the bare background."""
+    """A stretch of the clip: one photo (a letter) or, with `image=None`, the bare background.
+
+    With `path` (N x 2, hand sizes) the photo moves: from `move_at` seconds into the segment,
+    for `move_s` seconds at constant speed, landmark `tip` (a MediaPipe id) follows the path,
+    centred on where the still photo has it, while the photo turns about that fingertip up to
+    `turn_deg` (counter-clockwise); before and after, it holds still at the path's ends.
+    The path's middle (`centre_path`) or its first point sits where the still photo has the
+    fingertip.
+    """
 
     label: str | None
     seconds: float
     image: np.ndarray | None = None
+    path: np.ndarray | None = None
+    tip: int = INDEX_TIP
+    move_at: float = 0.0
+    move_s: float = 0.0
+    turn_deg: float = 0.0
+    centre_path: bool = True
 
 
 @dataclass(frozen=True)
@@ -86,6 +129,62 @@ def blank_frame(
     return frame
 
 
+def point_along(path: np.ndarray, fraction: float) -> np.ndarray:
+    """The point `fraction` (0..1) of the way along a polyline, by length."""
+    path = np.asarray(path, dtype=np.float64)
+    steps = np.linalg.norm(np.diff(path, axis=0), axis=1)
+    total = float(steps.sum())
+    if total == 0:
+        return path[0].copy()
+    distance = min(max(fraction, 0.0), 1.0) * total
+    for (a, b), step in zip(pairwise(path), steps, strict=True):
+        if distance <= step and step > 0:
+            return a + (b - a) * (distance / step)
+        distance -= step
+    return path[-1].copy()
+
+
+def find_hand(frame: np.ndarray) -> Any:
+    """MediaPipe (image mode) on one frame: the hand's `HandDetection`; ValueError if none."""
+    from asl_core.vision.hands import HandDetector
+
+    with HandDetector(mode="image", max_num_hands=1) as detector:
+        detection = detector.detect(frame)
+    if detection is None:
+        raise ValueError("MediaPipe finds no hand in this photo: it cannot be moved along a path")
+    return detection
+
+
+def moving_frames(
+    still: np.ndarray, segment: Segment, fps: int, background: tuple[int, int, int]
+) -> Iterator[np.ndarray]:
+    """The frames of a segment with a path: the letterboxed photo `still` moved and turned."""
+    assert segment.path is not None
+    detection = find_hand(still)
+    tip = detection.pixel_landmarks[segment.tip].astype(np.float64)
+    scale = hand_scale_px(detection)
+    path = np.asarray(segment.path, dtype=np.float64)
+    centre = (path.min(axis=0) + path.max(axis=0)) / 2 if segment.centre_path else path[0]
+    height, width = still.shape[:2]
+    cache: dict[float, np.ndarray] = {}
+    for index in range(round(segment.seconds * fps)):
+        t = index / fps
+        fraction = 1.0 if segment.move_s <= 0 else (t - segment.move_at) / segment.move_s
+        fraction = min(max(fraction, 0.0), 1.0)
+        if fraction not in cache:
+            offset = (point_along(path, fraction) - centre) * scale
+            matrix = cv2.getRotationMatrix2D(
+                (float(tip[0]), float(tip[1])), segment.turn_deg * fraction, 1.0
+            )
+            matrix[:, 2] += offset
+            frame = cv2.warpAffine(
+                still, matrix, (width, height), flags=cv2.INTER_LINEAR, borderValue=background
+            )
+            frame.setflags(write=False)
+            cache[fraction] = frame
+        yield cache[fraction]
+
+
 def massey_finder(
     massey_root: Path, signers: Sequence[str] = ("hand4", "hand5"), lighting: str = "bot"
 ) -> Callable[[str], Path]:
@@ -118,31 +217,62 @@ def spelling_segments(
     gap_s: float = 1.5,
     lead_s: float = 0.5,
     tail_s: float | None = None,
+    motion_letter_s: float | None = None,
+    draw_s: float | None = None,
 ) -> list[Segment]:
     """Segments that spell `text`: each letter held `letter_s`, `gap_s` of no hand between words.
 
     lead_s: no hand before the first letter (the tracker starts on an empty scene, as a user
         sits down before signing). tail_s: no hand after the last word (default `gap_s`), so
         the word ends with a space and a looped clip reads "WORD WORD ...".
-    Repeated letters ("LL") cannot be spelled by holding one photo: the speller needs a change
-    in between, as a signer would give; such text is refused here rather than misread.
+    A repeated letter ("LL") slides the photo sideways before its hold (see the module doc).
+    J and Z are `photo_for("I")` and `photo_for("D")` moved along their paths for `draw_s`
+    (default 0.8 of the segment), in a segment of `motion_letter_s` (default `letter_s`).
     """
     words = text.upper().split()
     if not words:
         raise ValueError("nothing to spell")
-    for word in words:
-        if any(a == b for a, b in pairwise(word)):
-            raise ValueError(f"{word!r} repeats a letter back to back; choose another word")
+    motion_s = letter_s if motion_letter_s is None else motion_letter_s
+    drawing_s = 0.8 * motion_s if draw_s is None else draw_s
+    if not 0 < drawing_s <= motion_s:
+        raise ValueError(f"draw_s must be in (0, {motion_s}] seconds, got {drawing_s}")
+    if letter_s <= DOUBLE_SLIDE_S:
+        raise ValueError(f"letter_s must be longer than the {DOUBLE_SLIDE_S} s slide")
     photos: dict[str, np.ndarray] = {}
+
+    def photo(letter: str) -> np.ndarray:
+        if letter not in photos:
+            source = photo_for(letter)
+            photos[letter] = source if isinstance(source, np.ndarray) else load_image(source)
+        return photos[letter]
+
     segments = [Segment(None, lead_s)] if lead_s > 0 else []
     for index, word in enumerate(words):
         if index:
             segments.append(Segment(None, gap_s))
+        previous = None
         for letter in word:
-            if letter not in photos:
-                source = photo_for(letter)
-                photos[letter] = source if isinstance(source, np.ndarray) else load_image(source)
-            segments.append(Segment(letter, letter_s, photos[letter]))
+            if letter in MOTION_SOURCES:
+                still, tip, path, turn = MOTION_SOURCES[letter]
+                segments.append(
+                    Segment(letter, motion_s, photo(still), path, tip, 0.0, drawing_s, turn)
+                )
+            elif letter == previous:
+                slide = np.array([(0.0, 0.0), (DOUBLE_SLIDE, 0.0)])
+                segments.append(
+                    Segment(
+                        letter,
+                        letter_s,
+                        photo(letter),
+                        slide,
+                        tip=0,
+                        move_s=DOUBLE_SLIDE_S,
+                        centre_path=False,
+                    )
+                )
+            else:
+                segments.append(Segment(letter, letter_s, photo(letter)))
+            previous = letter
     tail = gap_s if tail_s is None else tail_s
     if tail > 0:
         segments.append(Segment(None, tail))
@@ -159,14 +289,20 @@ def clip_frames(
 ) -> Iterator[ClipFrame]:
     """Every frame of the clip with its timestamp; identical frames share one array."""
     blank = blank_frame(size, background)
+    blank.setflags(write=False)
     index = 0
     for segment in segments:
+        count = round(segment.seconds * fps)
         if segment.image is None:
-            frame = blank
+            images: Iterable[np.ndarray] = [blank] * count
         else:
-            frame = letterbox(segment.image, size, hand_fraction, background)
-        frame.setflags(write=False)  # shared by many frames: nobody may draw on it
-        for _ in range(round(segment.seconds * fps)):
+            still = letterbox(segment.image, size, hand_fraction, background)
+            still.setflags(write=False)  # shared by many frames: nobody may draw on it
+            if segment.path is None:
+                images = [still] * count
+            else:
+                images = moving_frames(still, segment, fps, background)
+        for frame in images:
             yield ClipFrame(index / fps, frame, segment.label)
             index += 1
 
@@ -298,6 +434,8 @@ def build_spelling_clip(
     fps: int = FPS,
     hand_fraction: float = HAND_FRACTION,
     signers: Sequence[str] = ("hand4", "hand5"),
+    motion_letter_s: float | None = None,
+    draw_s: float | None = None,
 ) -> list[ClipFrame]:
     """Frames of `text` spelled with real photos; also written to `path` (.y4m/.mjpeg) if given.
 
@@ -307,7 +445,15 @@ def build_spelling_clip(
         if massey_root is None:
             raise ValueError("give massey_root or photo_for")
         photo_for = massey_finder(massey_root, signers)
-    segments = spelling_segments(text, photo_for, letter_s=letter_s, gap_s=gap_s, lead_s=lead_s)
+    segments = spelling_segments(
+        text,
+        photo_for,
+        letter_s=letter_s,
+        gap_s=gap_s,
+        lead_s=lead_s,
+        motion_letter_s=motion_letter_s,
+        draw_s=draw_s,
+    )
     frames = list(clip_frames(segments, fps=fps, hand_fraction=hand_fraction))
     if path is not None:
         write_clip(frames, path, fps)
