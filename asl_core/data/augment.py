@@ -35,7 +35,7 @@ import cv2
 import numpy as np
 import torch
 
-from asl_core.vision.spec import InputSpec
+from asl_core.vision.spec import InputSpec, Representation
 from asl_core.vision.tensors import image_to_tensor
 
 
@@ -215,7 +215,9 @@ class LandmarkTrainPreset:
 
 
 def train_preset(
-    spec: InputSpec, config: AugmentConfig | None = None, representation: str | None = None
+    spec: InputSpec,
+    config: AugmentConfig | None = None,
+    representation: Representation | None = None,
 ):  # -> Callable[[array], Tensor]
     """The training transform for a model's input; the eval one when augmentation is off."""
     config = config or AugmentConfig()
@@ -224,7 +226,7 @@ def train_preset(
     if spec.kind == "landmarks":
         return LandmarkTrainPreset(config)
     representation = representation or spec.representation
-    return ImageTrainPreset(spec, config, colour=representation != "skeleton")
+    return ImageTrainPreset(spec, config, colour=representation != Representation.SKELETON)
 
 
 def eval_preset(spec: InputSpec):  # -> Callable[[array], Tensor]
@@ -233,7 +235,7 @@ def eval_preset(spec: InputSpec):  # -> Callable[[array], Tensor]
     return ImageEvalPreset(spec)
 
 
-def describe(config: AugmentConfig, spec: InputSpec, representation: str | None) -> dict:
+def describe(config: AugmentConfig, spec: InputSpec, representation: Representation | None) -> dict:
     """What config.json records about augmentation for this model."""
     if not config.enabled:
         return {"enabled": False}
@@ -243,7 +245,7 @@ def describe(config: AugmentConfig, spec: InputSpec, representation: str | None)
     else:
         keys = ("rotation", "scale", "translate", "hflip_prob")
         # As ImageTrainPreset decides: never on skeletons, and off when both strengths are 0.
-        skeleton = (representation or spec.representation) == "skeleton"
+        skeleton = (representation or spec.representation) == Representation.SKELETON
         colour = not skeleton and bool(config.brightness or config.contrast)
         if colour:
             keys = (*keys, "brightness", "contrast")

@@ -40,6 +40,7 @@ from asl_core.io.progress import ProgressLine
 from asl_core.settings import cache_dir
 from asl_core.vision import views
 from asl_core.vision.hands import HandDetection, HandDetector
+from asl_core.vision.spec import IMAGE_REPRESENTATIONS, Representation
 from asl_core.vision.tensors import VIEW_SIZE
 
 CACHE_IMAGE_SIZE = VIEW_SIZE  # 224: the size the Predictor draws its crops and skeletons at
@@ -48,9 +49,6 @@ CACHE_IMAGE_SIZE = VIEW_SIZE  # 224: the size the Predictor draws its crops and 
 IN_PROCESS_BELOW = 300
 """Fewer missing photos than this are extracted in this process: starting two spawned workers
 costs about 8 s on two cores (torch and MediaPipe imports), what 200-400 photos take here."""
-
-
-Representation = str  # "crop" | "skeleton"
 
 
 @dataclass(frozen=True, eq=False)
@@ -69,8 +67,9 @@ class Features:
 
     def image(self, representation: Representation) -> np.ndarray:
         """The crop or the skeleton, RGB uint8 (size x size x 3)."""
-        data = {"crop": self.crop_png, "skeleton": self.skeleton_png}.get(representation)
-        if representation not in ("crop", "skeleton"):
+        data = {Representation.CROP: self.crop_png,
+                Representation.SKELETON: self.skeleton_png}.get(representation)  # fmt: skip
+        if representation not in IMAGE_REPRESENTATIONS:
             raise ValueError(f"representation must be crop or skeleton, not {representation!r}")
         if data is None:
             raise ValueError("this photo has no hand, hence no crop or skeleton")
@@ -195,7 +194,8 @@ class FeatureCache:
 
     def image(self, sha256: str, representation: Representation) -> np.ndarray:
         """Decode only the crop or the skeleton of one photo."""
-        key = {"crop": "crop_png", "skeleton": "skeleton_png"}.get(representation)
+        key = {Representation.CROP: "crop_png",
+               Representation.SKELETON: "skeleton_png"}.get(representation)  # fmt: skip
         if key is None:
             raise ValueError(f"representation must be crop or skeleton, not {representation!r}")
         archive = self._open(sha256)
