@@ -36,7 +36,7 @@ from safetensors.torch import load_file, save_file
 
 from asl_core.io.files import atomic_write_json, sha256_file
 from asl_core.models.registry import AslModel, create_model, create_model_for_weights, list_models
-from asl_core.vision.spec import InputSpec
+from asl_core.vision.spec import InputSpec, Representation
 
 FORMAT = "asl-checkpoint"
 
@@ -413,8 +413,9 @@ def check_architecture(
     declared, recorded = model.input_spec, meta.input_spec
     if declared.kind != "landmarks" and recorded.kind == declared.kind:
         declared = replace(declared, representation=recorded.representation)
-        if recorded.representation == "landmarks":
-            declared = replace(declared, representation="crop")  # an image is never a vector
+        if recorded.representation == Representation.LANDMARKS:
+            # an image is never a vector
+            declared = replace(declared, representation=Representation.CROP)
     if differences := _spec_differences(declared, recorded):
         raise error(
             f"{source}: input_spec contradicts {meta.architecture}: "
