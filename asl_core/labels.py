@@ -9,7 +9,20 @@ from typing import Literal
 LETTERS: tuple[str, ...] = tuple(string.ascii_uppercase)
 DIGITS: tuple[str, ...] = tuple(string.digits)
 ClassFilter = Literal["all", "letters", "digits"]
-CLASS_FILTERS: tuple[ClassFilter, ...] = ("all", "letters", "digits")
+CLASS_FILTERS: tuple[ClassFilter, ...] = ("letters", "digits", "all")
+
+
+DEFAULT_CLASS_FILTER: ClassFilter = "letters"
+"""What the app's pages answer with until the user picks otherwise: letters, because O/0, V/2
+and W/6 are one handshape and people mostly spell words (issue 18: one default, chosen here)."""
+
+
+CLASS_FILTER_NAMES: dict[ClassFilter, str] = {
+    "letters": "Letters only",
+    "digits": "Digits only",
+    "all": "Letters and digits",
+}
+"""How the pages name each filter."""
 
 
 def normalise_label(name: str) -> str:

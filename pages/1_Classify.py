@@ -6,37 +6,37 @@ raises; the batch table and CSV come from the same module, the chart from `asl_c
 
 import html
 import logging
+import math
 
 import streamlit as st
 
-from asl_core.app import plots
-from asl_core.app.classify import (
-    UPLOAD_TYPES,
-    FileResult,
-    Outcome,
-    batch_summary,
-    classify_file,
-    results_csv,
-    results_table,
-)
-from asl_core.app.model_catalog import ModelChoice, class_filter_problem, short_input
-from asl_core.app.state import get_predictor, model_picker
-from asl_core.inference.predictor import DEFAULT_THRESHOLD, Predictor
-from asl_core.labels import CLASS_FILTERS
-from asl_core.vision.overlay import ACCEPTED_COLOUR, UNSURE_COLOUR
+st.set_page_config(page_title="Classify a photo", page_icon="🤟", layout="wide")
+st.title("Classify a photo")
+
+# Painted first: the imports below load PyTorch and MediaPipe (seconds on a first visit).
+with st.spinner("Starting the recogniser…"):
+    from asl_core.app import plots
+    from asl_core.app.classify import (
+        FileResult,
+        Outcome,
+        batch_summary,
+        classify_file,
+        results_csv,
+        results_table,
+    )
+    from asl_core.app.model_catalog import ModelChoice, class_filter_problem, short_input
+    from asl_core.app.state import class_filter_radio, get_predictor, model_picker
+    from asl_core.inference.predictor import DEFAULT_THRESHOLD, Predictor
+    from asl_core.io.images import MAX_FILE_BYTES, formats_sentence
+    from asl_core.vision.overlay import ACCEPTED_COLOUR, UNSURE_COLOUR
 
 logger = logging.getLogger(__name__)
 
-CLASS_LABELS = {"all": "Letters and digits", "letters": "Letters only", "digits": "Digits only"}
 SNAPSHOT_NAME = "camera snapshot"
 
 
 def hex_colour(rgb: tuple[int, int, int]) -> str:
     return "#{:02x}{:02x}{:02x}".format(*rgb)
-
-
-st.set_page_config(page_title="Classify a photo", page_icon="🤟", layout="wide")
-st.title("Classify a photo")
 
 
 def sidebar() -> tuple[ModelChoice, float, bool, str]:
@@ -61,13 +61,7 @@ def sidebar() -> tuple[ModelChoice, float, bool, str]:
             help="Reads the photo and its mirror image and keeps the more confident answer: "
             "for a left hand, or a selfie camera that mirrors the picture.",
         )
-        classes = st.radio(
-            "Answer with",
-            CLASS_FILTERS,
-            format_func=CLASS_LABELS.get,
-            help="O/0, V/2 and W/6 are the same handshape: pick letters or digits when you "
-            "know which you are signing.",
-        )
+        classes = class_filter_radio("Answer with")
     return choice, threshold, mirror, classes
 
 
@@ -190,12 +184,17 @@ if problem := class_filter_problem(predictor.class_names, classes):
 
 upload_col, camera_col = st.columns([3, 2], gap="large")
 with upload_col:
+    # No `type=` filter: the uploader refused other files itself, with a red chip whose reason
+    # showed only on mouse-over. Every file comes through and each refusal is said on the page
+    # (what the file looks like, from its content, not its name). Its size limit is the
+    # photo limit, which the uploader states in the page ("100MB per file").
     uploads = st.file_uploader(
         "Photos of a signed letter or digit",
-        type=list(UPLOAD_TYPES),
         accept_multiple_files=True,
+        max_upload_size=math.ceil(MAX_FILE_BYTES / 1e6),
         help="One or many photos; several give a results table you can download.",
     )
+    st.caption(f"Photos as {formats_sentence()}, recognised by their content.")
 with camera_col:
     # Off by default: the browser asks for the camera as soon as the widget is shown.
     snapshot = (

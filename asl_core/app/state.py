@@ -18,10 +18,16 @@ import streamlit as st
 
 from asl_core.app.model_catalog import ModelChoice, discover_models, select_model
 from asl_core.inference.predictor import Predictor, default_model_path
+from asl_core.labels import CLASS_FILTER_NAMES, CLASS_FILTERS, DEFAULT_CLASS_FILTER, ClassFilter
 from asl_core.settings import runs_dir
 
 MODEL_LIST_TTL_S = 15
 """How long the model list is kept: a run that just finished appears within this time."""
+
+
+PICKER_NAME_CHARS = 24
+"""About what the sidebar's selectbox shows of a name at its default width; longer names are
+also written out in full under it."""
 
 
 # A few models at once at most: each holds its weights and a MediaPipe graph. An evicted one is
@@ -80,7 +86,25 @@ def model_picker(help: str) -> ModelChoice:
         format_func=lambda k: by_key[k].name,
         help=help,
     )
+    if len(by_key[key].name) > PICKER_NAME_CHARS:
+        # A run's name (date, time, architecture, split) is cut short in the sidebar's
+        # selectbox; it is written out in full under it, where it wraps.
+        st.caption(f"**{by_key[key].name}**")
     return by_key[key]
+
+
+def class_filter_radio(label: str, help: str | None = None) -> ClassFilter:
+    """The letters / digits / both switch, the same on every page that reads signs, starting
+    at `DEFAULT_CLASS_FILTER`."""
+    return st.radio(
+        label,
+        CLASS_FILTERS,
+        index=CLASS_FILTERS.index(DEFAULT_CLASS_FILTER),
+        format_func=CLASS_FILTER_NAMES.get,
+        help=help
+        or "O/0, V/2 and W/6 are the same handshape: letters only reads them as letters "
+        "(spelling words), digits only as digits.",
+    )
 
 
 def secrets() -> dict:

@@ -111,10 +111,10 @@ def test_threshold_slider_turns_the_answer_unsure(classify_page: AppTest, massey
     [
         (lambda root: NON_IMAGE, "error", "This file is not an image (it looks like a PDF)"),
         (lambda root: truncated_jpeg(massey_photo(root, "a")), "error", "The image is truncated"),
-        (lambda root: huge_png(), "error", "The image is 50.0 megapixels (8000x6250)"),
+        (lambda root: huge_png(), "error", "The image is 56.0 megapixels (8000x7000)"),
         (lambda root: grey_photo(), "warning", "No hand found."),
     ],
-    ids=["non-image", "truncated", "50-megapixel", "no-hand"],
+    ids=["non-image", "truncated", "56-megapixel", "no-hand"],
 )
 def test_bad_input_gets_its_message(classify_page, massey_root, make, element, words) -> None:
     upload(classify_page, ("upload.jpg", make(massey_root)))
@@ -189,3 +189,15 @@ def test_pages_without_any_model_say_so(tmp_path: Path, monkeypatch: pytest.Monk
     app.switch_page(CLASSIFY_PAGE).run()
     assert not app.exception
     assert "No model found" in texts(app.error)
+
+
+def test_refusals_are_said_on_the_page_not_in_a_tooltip(classify_page: AppTest) -> None:
+    """Issue 18: the uploader's own type filter refused a file with a red chip whose reason
+    showed only on mouse-over. It has no filter now; the content decides, and says why."""
+    uploader = classify_page.file_uploader[0]
+    assert list(uploader.proto.type) == []  # what the browser would enforce: nothing
+    assert uploader.proto.max_upload_size_mb == 100  # the photo limit, stated by the uploader
+    upload(classify_page, ("notes.pdf", NON_IMAGE), ("list.txt", b"A\nB\nC\n"))
+    errors = texts(classify_page.error)
+    assert "**notes.pdf**: This file is not an image (it looks like a PDF)" in errors
+    assert "**list.txt**: This file is not an image (it looks like a text file)" in errors

@@ -119,7 +119,7 @@ def test_no_hand_gives_advice(predictor: Predictor) -> None:
         (lambda root: NON_IMAGE, Outcome.NOT_AN_IMAGE, "not an image (it looks like a PDF)"),
         (lambda root: b"", Outcome.NOT_AN_IMAGE, "empty"),
         (lambda root: truncated_jpeg(massey_photo(root, "a")), Outcome.TRUNCATED, "truncated"),
-        (lambda root: huge_png(), Outcome.TOO_LARGE, "50.0 megapixels (8000x6250)"),
+        (lambda root: huge_png(), Outcome.TOO_LARGE, "56.0 megapixels (8000x7000)"),
         (lambda root: grey_photo(20, 20), Outcome.TOO_SMALL, "too small"),
     ],
     ids=["non-image", "empty", "truncated", "50-megapixel", "tiny"],

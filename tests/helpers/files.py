@@ -19,7 +19,7 @@ from tests.helpers.photos import massey_photo
 NON_IMAGE = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer\n%%EOF\n"
 
 
-HUGE_SIZE = (8000, 6250)  # 50 megapixels, above the 40 MP limit of asl_core.io.images
+HUGE_SIZE = (8000, 7000)  # 56 megapixels, above the 50 MP limit of asl_core.io.images for PNG
 
 
 def png_bytes(rgb: np.ndarray) -> bytes:
@@ -41,7 +41,7 @@ def truncated_jpeg(photo: Path) -> bytes:
 
 @functools.cache
 def huge_png(width: int = HUGE_SIZE[0], height: int = HUGE_SIZE[1]) -> bytes:
-    """A real, valid 50 MP PNG of one flat colour, written row by row (a few hundred KB).
+    """A real, valid 56 MP PNG of one flat colour, written row by row (a few hundred KB).
 
     Streaming the rows through zlib avoids holding the 150 MB of pixels in memory.
     """
