@@ -1,26 +1,21 @@
 """ASL hand-sign recogniser: the home page (what the app does, which model, how to sign).
 
-Layout only; describing models and reading the model card live in `asl_core.app.classify`.
+Layout only; describing models and reading the model card live in `asl_core.app.model_catalog`.
+
+The page paints before anything heavy happens (issue 18: the first visit after `make run` was a
+blank page for 7-9 s): the title, the links and the tips come first and need nothing but
+Streamlit; the model's description (which imports torch) and the example skeletons (which load
+MediaPipe and the model) fill their places afterwards, each behind a spinner. That is also why
+the asl_core imports sit inside the functions below.
 """
 
 import logging
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from asl_core.app.examples import example_photos, example_skeletons
-from asl_core.app.model_catalog import (
-    ModelChoice,
-    describe_classes,
-    describe_input,
-    first_markdown_table,
-    headline_metrics,
-    model_card_path,
-    read_model_card,
-)
-from asl_core.app.state import available_models, get_predictor
-from asl_core.models.checkpoint import read_meta
-from asl_core.models.registry import model_info
-from asl_core.settings import data_dir
+if TYPE_CHECKING:
+    from asl_core.app.model_catalog import ModelChoice
 
 logger = logging.getLogger(__name__)
 
@@ -36,22 +31,15 @@ PAGES = (
     ),
 )
 
-st.set_page_config(page_title="ASL recogniser", page_icon="🤟", layout="wide")
-st.title("🤟 ASL hand-sign recogniser")
-st.markdown(
-    "Recognises the American Sign Language fingerspelling alphabet, the letters **A-Z** and "
-    "the digits **0-9**, from a photo or from your webcam. "
-    "[MediaPipe](https://ai.google.dev/edge/mediapipe/solutions/vision/hand_landmarker) finds "
-    "the hand and its 21 landmarks, a small neural network reads the handshape, and when it "
-    "is not confident enough the app says **unsure** instead of guessing."
-)
-
 
 @st.cache_data(show_spinner=False)
 def skeleton_examples(data_root: str, model_path: str) -> list:
     # Computed from the dataset photos at runtime and never stored: only the landmarks are
     # drawn, so no photo of a person is shown or committed. Borrowing the model's detector
     # also loads the model for the classify page.
+    from asl_core.app.examples import example_photos, example_skeletons
+    from asl_core.app.state import get_predictor
+
     photos = example_photos(data_root)
     if not photos:
         return []
@@ -59,9 +47,11 @@ def skeleton_examples(data_root: str, model_path: str) -> list:
     return example_skeletons(detector, photos, size=200)
 
 
-def show_pipeline_picture(model: ModelChoice) -> None:
+def show_pipeline_picture(model_path: str) -> None:
+    from asl_core.settings import data_dir
+
     try:
-        examples = skeleton_examples(str(data_dir()), str(model.path))
+        examples = skeleton_examples(str(data_dir()), model_path)
     except Exception:  # the picture is decoration: never let it break the page
         logger.exception("could not draw the example skeletons")
         return
@@ -85,31 +75,40 @@ def show_links() -> None:
             st.caption(what)
 
 
-def show_model(choice: ModelChoice) -> None:
+def show_model(choice: "ModelChoice") -> None:
+    from asl_core.app.model_catalog import describe_classes, describe_input
+    from asl_core.models.checkpoint import read_meta
+    from asl_core.models.registry import model_info
+
     meta = read_meta(choice.path)
     st.subheader("The model")
-    info_col, numbers_col = st.columns([1, 1], gap="large")
-    with info_col:
-        try:
-            architecture = f"`{meta.architecture}`: {model_info(meta.architecture).description}"
-        except ValueError:
-            architecture = f"`{meta.architecture}`"
-        datasets = ", ".join(meta.dataset_names()) or "not recorded"
-        st.markdown(
-            f"- **Name:** {choice.name} (`{choice.path.parent.name}/{choice.path.name}`)\n"
-            f"- **Architecture:** {architecture}\n"
-            f"- **Reads:** {describe_input(meta.input_spec)}\n"
-            f"- **Answers:** {describe_classes(meta.class_names)}\n"
-            f"- **Trained on:** {datasets}"
-        )
-        if meta.data.get("note") == "placeholder":
-            st.info("This is a placeholder model; the final trained model will replace it.")
-        st.caption("Other models (your own training runs) can be picked on the classify page.")
-    with numbers_col:
-        show_numbers(choice, meta.metrics)
+    try:
+        architecture = f"`{meta.architecture}`: {model_info(meta.architecture).description}"
+    except ValueError:
+        architecture = f"`{meta.architecture}`"
+    datasets = ", ".join(meta.dataset_names()) or "not recorded"
+    st.markdown(
+        f"- **Name:** {choice.name} (`{choice.path.parent.name}/{choice.path.name}`)\n"
+        f"- **Architecture:** {architecture}\n"
+        f"- **Reads:** {describe_input(meta.input_spec)}\n"
+        f"- **Answers:** {describe_classes(meta.class_names)}\n"
+        f"- **Trained on:** {datasets}"
+    )
+    if meta.data.get("note") == "placeholder":
+        st.info("This is a placeholder model; the final trained model will replace it.")
+    st.caption("Other models (your own training runs) can be picked on the classify page.")
+    # Full width: the card's table has long cells that a half-width column clipped.
+    show_numbers(choice, meta.metrics)
 
 
-def show_numbers(choice: ModelChoice, metrics: dict) -> None:
+def show_numbers(choice: "ModelChoice", metrics: dict) -> None:
+    from asl_core.app.model_catalog import (
+        first_markdown_table,
+        headline_metrics,
+        model_card_path,
+        read_model_card,
+    )
+
     st.markdown("**How well it works**")
     card = read_model_card(choice.path)
     if card is not None:
@@ -135,6 +134,27 @@ def show_numbers(choice: ModelChoice, metrics: dict) -> None:
     )
 
 
+def default_model() -> "ModelChoice | None":
+    """The shipped model's entry in the model list (None when it is missing)."""
+    from asl_core.app.state import available_models
+
+    return next((choice for choice in available_models() if choice.is_default), None)
+
+
+def show_model_section(default: "ModelChoice | None") -> None:
+    if default is None:
+        st.error(
+            "The shipped default model is missing (`asl_core/default_model/model.json`). "
+            "Restore it from git, or train one with `python -m training.train`."
+        )
+        return
+    try:
+        show_model(default)
+    except Exception as error:  # a damaged checkpoint: say so, keep the rest of the page
+        logger.exception("could not describe %s", default.path)
+        st.error(f"The default model could not be read: {error}")
+
+
 def show_tips() -> None:
     st.subheader("How to sign for best results")
     st.markdown(
@@ -147,20 +167,23 @@ def show_tips() -> None:
     )
 
 
-models = available_models()
-default = next((choice for choice in models if choice.is_default), None)
-if default is not None:
-    show_pipeline_picture(default)
+st.set_page_config(page_title="ASL recogniser", page_icon="🤟", layout="wide")
+st.title("🤟 ASL hand-sign recogniser")
+st.markdown(
+    "Recognises the American Sign Language fingerspelling alphabet, the letters **A-Z** and "
+    "the digits **0-9**, from a photo or from your webcam. "
+    "[MediaPipe](https://ai.google.dev/edge/mediapipe/solutions/vision/hand_landmarker) finds "
+    "the hand and its 21 landmarks, a small neural network reads the handshape, and when it "
+    "is not confident enough the app says **unsure** instead of guessing."
+)
+# Painted at once, in page order; the slots are filled below, slowest last.
+picture_slot = st.container()
 show_links()
-if default is None:
-    st.error(
-        "The shipped default model is missing (`asl_core/default_model/model.json`). "
-        "Restore it from git, or train one with `python -m training.train`."
-    )
-else:
-    try:
-        show_model(default)
-    except Exception as error:  # a damaged checkpoint: say so, keep the rest of the page
-        logger.exception("could not describe %s", default.path)
-        st.error(f"The default model could not be read: {error}")
+model_slot = st.container()
 show_tips()
+with model_slot, st.spinner("Loading the model…"):
+    default = default_model()
+    show_model_section(default)
+if default is not None:
+    with picture_slot, st.spinner("Drawing the hands the model reads…"):
+        show_pipeline_picture(str(default.path))
