@@ -10,6 +10,8 @@ loso: run s tests on every photo of signer s and trains on the others; these are
 card's leave-one-signer-out numbers. Both report each run and the mean and sample standard
 deviation (n - 1) of best validation and test accuracy; loso also the mean over signers
 (each signer counts once) and the pooled accuracy (each photo counts once).
+lopo: fold k of the people folds (asl_core.data.splits) is the test side of run k: every
+person of every dataset is held out once; reported like kfold, with the pooled accuracy.
 
 Runs go to runs/<group>/<run>/ and the summary to runs/<group>/kfold.json.
 """
@@ -31,7 +33,7 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         description="k-fold or leave-one-signer-out runs", add_help=add_help
     )
     parser.add_argument("--config", required=True, help="YAML config")
-    parser.add_argument("--split", choices=("kfold", "loso"), default="kfold")
+    parser.add_argument("--split", choices=("kfold", "loso", "lopo"), default="kfold")
     parser.add_argument("--folds", type=int, help="number of folds (default: the config's)")
     parser.add_argument("--signers", nargs="+", help="loso: only these held-out signers")
     add_group_arguments(parser, "<split>-<time>-<model>")
@@ -57,7 +59,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     group = args.group or base.group or f"{args.split}-{stamp}-{base.model}"
     root = Path(args.runs_dir or base.runs_dir or runs_dir()).resolve() / group
     common = {"group": group, "runs_dir": str(root), "split.name": args.split}
-    if args.split == "kfold":
+    if args.split in ("kfold", "lopo"):
         folds = args.folds or base.split.folds
         plans = [
             (f"fold{fold}", {**common, "split.folds": folds, "split.fold": fold})
@@ -125,11 +127,12 @@ def _summarise(record: dict[str, Any]) -> dict[str, Any]:
         values = [float(r[metric]) for r in runs if r.get(metric) is not None]
         mean, std = _mean_std(values)
         stats[metric] = {"mean": mean, "std": std, "n": len(values)}
-    if record["kind"] == "loso":
+    if record["kind"] in ("loso", "lopo"):
         counted = [r for r in runs if r.get("test_count")]
         total = sum(r["test_count"] for r in counted)
         correct = sum(r["test_acc"] * r["test_count"] for r in counted)
-        stats["per_signer_acc"] = {r["name"]: r["test_acc"] for r in runs}
+        if record["kind"] == "loso":
+            stats["per_signer_acc"] = {r["name"]: r["test_acc"] for r in runs}
         stats["mean_unseen_signer_acc"] = stats["test_acc"]["mean"]
         stats["pooled_unseen_signer_acc"] = correct / total if total else None
     return {**record, "stats": stats}

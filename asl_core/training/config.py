@@ -63,7 +63,7 @@ class _Section(BaseModel):
 class SplitConfig(_Section):
     """Which split (asl_core.data.splits documents each) and its parameters."""
 
-    name: Literal["random", "kfold", "loso", "lodo"] = "random"
+    name: str = "random"  # one of asl_core.data.splits.SPLIT_NAMES
     val_fraction: float = 0.15
     test_fraction: float = 0.15
     folds: int = 5
@@ -72,6 +72,13 @@ class SplitConfig(_Section):
     val_signer: str | None = None
     test_dataset: str = "grassknoted_letters"
     random_state: int = 42
+
+    @field_validator("name")
+    @classmethod
+    def _known_split(cls, name: str) -> str:
+        if name not in SPLITTERS:
+            raise ValueError(f"unknown split {name!r}; known: {', '.join(SPLITTERS)}")
+        return name
 
 
 class EarlyStoppingConfig(_Section):
@@ -384,7 +391,7 @@ def default_suffix(config: TrainConfig) -> str | None:
     split = config.split
     if split.name == "loso":
         return split.test_signer
-    if split.name == "kfold":
+    if split.name in ("kfold", "lopo"):
         return f"fold{split.fold}"
     if split.name == "lodo":
         return f"test-{split.test_dataset}"

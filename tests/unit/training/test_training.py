@@ -526,6 +526,21 @@ def test_loso_command_reports_each_signer(massey_root, tmp_path) -> None:
     assert read_json(tmp_path / "runs" / "loso1" / "kfold.json")["kind"] == "loso"
 
 
+def test_lopo_command_holds_every_person_out_once(massey_root, tmp_path) -> None:
+    from training import kfold
+
+    args = ["--config", "landmark_mlp", "--split", "lopo", "--folds", "2", "--set", "epochs=1",
+            "--runs-dir", str(tmp_path / "runs"), "--group", "lopo1", *slice_args()]  # fmt: skip
+    record = kfold.main(kfold.get_args_parser().parse_args(args))
+    assert [r["name"] for r in record["runs"]] == ["fold0", "fold1"]
+    held_out = [
+        read_json(Path(r["run_dir"]) / "config.json")["split"]["test_people"]
+        for r in record["runs"]
+    ]
+    assert sorted(held_out[0] + held_out[1]) == [f"hand{n}" for n in range(1, 6)]
+    assert record["stats"]["pooled_unseen_signer_acc"] is not None
+
+
 @pytest.mark.slow
 def test_torchrun_two_processes_write_one_run(massey_root, tmp_path) -> None:
     runs = tmp_path / "runs"
