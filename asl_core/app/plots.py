@@ -109,9 +109,15 @@ def curves(
         legend={"orientation": "h", "yanchor": "top", "y": -0.2},
         margin={"l": 10, "r": 10, "t": 50, "b": 10},
     )
-    if metric == "lr" and _spans_decades(figure):
-        # Schedules that span decades: a log axis shows warm-up and decay alike.
-        figure.update_yaxes(type="log")
+    if metric == "lr":
+        # Plain decimals ("0.003"): Plotly's defaults wrote a log axis's 0.003 as "3" (one
+        # digit between decades) and 1e-4 as "100µ". Schedules that span decades get a log
+        # axis with ticks at 1, 2 and 5 of each decade (warm-up and decay alike); others a
+        # linear one from zero (a constant rate was drawn on an axis around 0).
+        if _spans_decades(figure):
+            figure.update_yaxes(type="log", dtick="D2", tickformat="~g")
+        else:
+            figure.update_yaxes(rangemode="tozero", tickformat="~g")
     return figure
 
 

@@ -53,6 +53,18 @@ def test_learning_rate_gets_a_log_axis_only_when_it_spans_decades() -> None:
     assert plots.curves({"run-a": decaying}, "lr").layout.yaxis.type == "log"
 
 
+def test_learning_rate_ticks_are_plain_decimals() -> None:
+    """Issue 18: the log axis labelled 0.003 as "3" (Plotly writes only the digit between
+    decades) and a constant rate sat on an axis around 0. Checked by eye in Chromium too."""
+    decaying = history(4).assign(lr=[3e-3, 1e-3, 3e-4, 1e-4])
+    log_axis = plots.curves({"run-a": decaying}, "lr").layout.yaxis
+    assert (log_axis.type, log_axis.dtick, log_axis.tickformat) == ("log", "D2", "~g")
+    constant = plots.curves({"run-a": history(3).assign(lr=3e-3)}, "lr").layout.yaxis
+    assert (constant.rangemode, constant.tickformat) == ("tozero", "~g")
+    loss = plots.curves({"run-a": history(3)}, "loss").layout.yaxis
+    assert loss.tickformat is None  # other metrics keep Plotly's own ticks
+
+
 def test_curves_skip_missing_values_and_number_rows_without_epoch() -> None:
     frame = pd.DataFrame({"val_acc": [0.1, None, 0.3]})
     (trace,) = plots.curves({"r": frame}, "acc").data
