@@ -132,6 +132,7 @@ def show_table(runs: list[Run], source: LocalRunSource | None) -> tuple[list[Run
     st.dataframe(
         runs_table(on_page),
         hide_index=True,
+        placeholder="–",  # a score the run does not have; Streamlit writes "None" otherwise
         column_config={
             "⚠": st.column_config.TextColumn("⚠", width="small", help="run has problems"),
             "best val acc": st.column_config.NumberColumn(format="percent"),
@@ -169,6 +170,7 @@ def show_group(group: str, runs: list[Run], source: LocalRunSource | None) -> No
     left.caption("What varies across the group, best first")
     left.dataframe(
         group_table(runs),
+        placeholder="–",
         column_config={
             column: st.column_config.NumberColumn(format="percent")
             for column in ("best val acc", "test acc", "unseen-signer acc")
