@@ -8,38 +8,41 @@ import time
 from dataclasses import replace
 
 import streamlit as st
-from streamlit_webrtc import WebRtcMode, webrtc_streamer
-
-from asl_core.app.ice import (
-    CAMERA_CONSTRAINTS,
-    ConnectionStatus,
-    IceConfigError,
-    configured_ice_servers,
-    connection_help,
-    insecure_context_warning,
-    rtc_configuration,
-)
-from asl_core.app.live import (
-    LiveSession,
-    format_stage_ms,
-    freeze_long_lived_objects,
-    read_snapshot,
-    settings_from_controls,
-    text_download_name,
-)
-from asl_core.app.model_catalog import ModelChoice, class_filter_problem
-from asl_core.app.state import model_picker, predictor_for, secrets
-from asl_core.inference.predictor import DEFAULT_THRESHOLD
-from asl_core.inference.stream import StreamSettings
-from asl_core.io.images import ImageError, load_image
-
-CLASS_LABELS = {"letters": "Letters only", "digits": "Digits only", "all": "Letters and digits"}
-SESSION_KEY = "live_session"
-SNAPSHOT_TOGGLE = "live_snapshot_mode"
-REFRESH_S = 0.5
 
 st.set_page_config(page_title="Live signing", page_icon="🤟", layout="wide")
 st.title("Live signing")
+
+# Painted first: the imports below load PyTorch and MediaPipe (seconds on a first visit).
+with st.spinner("Starting the recogniser…"):
+    from streamlit_webrtc import WebRtcMode, webrtc_streamer
+
+    from asl_core.app.ice import (
+        CAMERA_CONSTRAINTS,
+        ConnectionStatus,
+        IceConfigError,
+        configured_ice_servers,
+        connection_help,
+        insecure_context_warning,
+        rtc_configuration,
+    )
+    from asl_core.app.live import (
+        LiveSession,
+        format_stage_ms,
+        freeze_long_lived_objects,
+        letter_readout,
+        read_snapshot,
+        settings_from_controls,
+        text_download_name,
+    )
+    from asl_core.app.model_catalog import ModelChoice, class_filter_problem
+    from asl_core.app.state import class_filter_radio, model_picker, predictor_for, secrets
+    from asl_core.inference.predictor import DEFAULT_THRESHOLD
+    from asl_core.inference.stream import StreamSettings
+    from asl_core.io.images import ImageError, load_image
+
+SESSION_KEY = "live_session"
+SNAPSHOT_TOGGLE = "live_snapshot_mode"
+REFRESH_S = 0.5
 
 
 def sidebar() -> tuple[ModelChoice, StreamSettings]:
@@ -47,13 +50,7 @@ def sidebar() -> tuple[ModelChoice, StreamSettings]:
     with st.sidebar:
         st.header("Settings")
         choice = model_picker(help="Changing it takes effect on the running video.")
-        classes = st.radio(
-            "Signs to read",
-            list(CLASS_LABELS),
-            format_func=CLASS_LABELS.get,
-            help="Spelling words: letters only, so O/0, V/2 and W/6 (one handshape) read as "
-            "letters.",
-        )
+        classes = class_filter_radio("Signs to read")
         threshold = st.slider(
             "Confidence threshold",
             0.0,
@@ -173,8 +170,9 @@ def word_help(session: LiveSession, text: str) -> None:
     components.html(speak_html(text, "Speak the text"), height=46)
 
 
-def live_status(session: LiveSession, url: str | None, ice_configured: bool) -> None:
-    """Current letter, speed, and what to do when the video does not come."""
+def live_status(session: LiveSession, url: str | None, ice_configured: bool, playing: bool) -> None:
+    """Current letter, speed, and what to do when the video does not come. With the video
+    stopped the readouts say so instead of keeping the last values."""
     stats = session.adapter.stats()
     now = time.monotonic()
     status = session.watch.status(stats.last_frame_at, now)
@@ -189,25 +187,34 @@ def live_status(session: LiveSession, url: str | None, ice_configured: bool) -> 
                 st.rerun(scope="app")
     elif status is ConnectionStatus.CONNECTING:
         st.info("Connecting to the camera…")
-    last = session.recognizer.last
+    recognizer = session.recognizer
+    readout = letter_readout(
+        recognizer.last, threshold=recognizer.settings.threshold, playing=playing
+    )
     letter, seen = st.columns(2)
     with letter, st.container(key="live-letter"):
-        if last is not None and last.smoothed is not None:
-            sure = f"{last.smoothed_confidence:.0%} sure"
-            st.metric("Current letter", last.smoothed, sure, delta_color="off", delta_arrow="off")
-        elif last is not None and last.prediction.hand:
-            st.metric("Current letter", "…", "settling", delta_color="off", delta_arrow="off")
-        else:
-            st.metric("Current letter", "–", "no hand", delta_color="off", delta_arrow="off")
+        st.metric(
+            "Current letter",
+            readout.letter,
+            readout.detail,
+            delta_color="off",
+            delta_arrow="off",
+        )
     with seen, st.container(key="live-fps"):
-        st.metric("Frames per second", f"{stats.callback_fps:.1f}")
+        st.metric("Frames per second", f"{stats.callback_fps if playing else 0.0:.1f}")
     size = f"{stats.frame_size[0]}x{stats.frame_size[1]} · " if stats.frame_size else ""
     with st.container(key="live-timings"):
-        st.caption(
-            f"{size}Read {stats.read_fps:.1f} fps · "
-            f"{format_stage_ms(stats.stage_ms) or 'no frames yet'}"
-            f" · {stats.skipped} of {stats.frames} frames not read (a newer one came first)"
-        )
+        if playing:
+            st.caption(
+                f"{size}Read {stats.read_fps:.1f} fps · "
+                f"{format_stage_ms(stats.stage_ms) or 'no frames yet'}"
+                f" · {stats.skipped} of {stats.frames} frames not read (a newer one came first)"
+            )
+        elif stats.frames:
+            st.caption(
+                f"Video stopped after {stats.frames} frames ({stats.read} read). "
+                "Press START to sign again."
+            )
     if stats.speed_note and status is ConnectionStatus.LIVE:
         with st.container(key="live-slow"):
             st.warning(stats.speed_note)
@@ -245,7 +252,7 @@ def live_mode(session: LiveSession, url: str | None) -> None:
     @st.fragment(run_every=REFRESH_S if active else None)
     def side_panel() -> None:
         text_panel(session)
-        live_status(session, url, ice_configured)
+        live_status(session, url, ice_configured, playing=bool(ctx.state.playing))
 
     with side:
         side_panel()

@@ -34,6 +34,7 @@ from asl_core.app.ice import ConnectionWatch
 from asl_core.inference.predictor import Prediction, Predictor
 from asl_core.inference.stream import FrameResult, RateWindow, StreamRecognizer, StreamSettings
 from asl_core.inference.words import current_word, english_words
+from asl_core.vision.overlay import overlay_text
 from asl_core.vision.views import mirror_image
 
 logger = logging.getLogger(__name__)
@@ -353,6 +354,38 @@ class SnapshotReading:
                 f"{self.threshold:.0%} threshold. Try again with the hand well lit and centred."
             )
         return f"**{p.label}** ({p.confidence:.0%})"
+
+
+@dataclass(frozen=True)
+class LetterReadout:
+    """The side panel's "Current letter": `letter` as the video's overlay writes it, and
+    `detail` (how sure, or why there is no letter)."""
+
+    letter: str
+    detail: str
+
+
+def letter_readout(
+    last: FrameResult | None, *, threshold: float, playing: bool = True
+) -> LetterReadout:
+    """What the panel says about the latest reading, in the overlay's own words.
+
+    `StreamRecognizer.render` draws the steady letter as "B 93%" and, while a new letter
+    settles or the frame is below the threshold, the frame's own reading as "B? 41%"; the
+    panel shows the same letter text (`overlay_text`, "B" or "B?") and percentage, never a
+    steadier answer than the video (issue 18: "B? 100%" on the video, "B 100% sure" in the
+    panel). Without video (not started, connecting, stopped) there is no current letter.
+    """
+    if not playing:
+        return LetterReadout("–", "no video" if last is None else "video stopped")
+    if last is None or not last.prediction.hand:
+        return LetterReadout("–", "no hand")
+    if last.smoothed is not None:
+        letter = overlay_text(last.smoothed, None, accepted=True)
+        return LetterReadout(letter, f"{last.smoothed_confidence:.0%} sure")
+    letter = overlay_text(last.reading, None, accepted=False)
+    state = "settling" if last.reading_confidence >= threshold else "below the threshold"
+    return LetterReadout(letter, f"{last.reading_confidence:.0%}, {state}")
 
 
 def read_snapshot(

@@ -26,10 +26,18 @@ from asl_core.app.ice import (
     is_local_host,
     rtc_configuration,
 )
-from asl_core.app.live import LiveFrameAdapter, LiveSession, format_stage_ms, read_snapshot
-from asl_core.inference.predictor import ModelNotAvailable, Predictor
+from asl_core.app.live import (
+    LetterReadout,
+    LiveFrameAdapter,
+    LiveSession,
+    format_stage_ms,
+    letter_readout,
+    read_snapshot,
+)
+from asl_core.inference.predictor import ModelNotAvailable, Prediction, Predictor
 from asl_core.inference.stream import FrameResult, StageTimer, StreamRecognizer, StreamSettings
 from asl_core.io.images import load_image
+from asl_core.vision.overlay import overlay_text
 from asl_core.vision.views import mirror_image
 from tests.helpers.clips import (
     DOUBLE_SLIDE_S,
@@ -416,3 +424,53 @@ def test_speak_button_reads_the_text_in_the_browser() -> None:
     assert 'const text = "CAB <\\/script><b>";' in html  # cannot close the script tag
     assert "speechSynthesis.speak" in html and "fetch(" not in html
     assert "disabled" in speak_html("  ") and "disabled" not in speak_html("HI")
+
+
+@pytest.mark.parametrize(
+    ("state", "letter", "detail"),
+    [
+        ("steady", "B", "93% sure"),
+        ("settling", "B?", "100%, settling"),
+        ("unsure", "B?", "41%, below the threshold"),
+    ],
+)
+def test_the_panel_says_what_the_video_overlay_says(
+    live_session: LiveSession,
+    massey_root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    state: str,
+    letter: str,
+    detail: str,
+) -> None:
+    """Issue 18: the overlay read "B? 100%" while the panel read "B 100% sure"."""
+    recognizer = live_session.recognizer
+    photo = load_image(massey_finder(massey_root)("B"))
+    prediction = recognizer.predictor.predict_image(photo, classes="letters")
+    assert prediction.label == "B"
+    confidence = {"steady": 1.0, "settling": 1.0, "unsure": 0.41}[state]
+    smoothed = ("B", 0.93) if state == "steady" else (None, 0.0)
+    result = FrameResult(prediction, *smoothed, None, "", "B", confidence)
+    drawn: list[str] = []
+
+    def capture(rgb, det, label=None, confidence=None, *, accepted=True):
+        drawn.append(overlay_text(label, confidence, accepted))
+        return rgb
+
+    monkeypatch.setattr("asl_core.inference.stream.draw_overlay", capture)
+    recognizer.render(photo, result)
+    readout = letter_readout(result, threshold=recognizer.settings.threshold)
+    assert (readout.letter, readout.detail) == (letter, detail)
+    percent = detail.split()[0].rstrip(",")
+    assert drawn == [f"{readout.letter} {percent}"]  # the video shows the same letter and %
+
+
+def test_readouts_say_the_video_stopped_instead_of_freezing() -> None:
+    """Issue 18: after STOP the letter and speed stayed at their last values."""
+    assert letter_readout(None, threshold=0.6, playing=False) == LetterReadout("–", "no video")
+    prediction = Prediction(label="A", confidence=0.9, accepted=True, hand=True)
+    last = FrameResult(prediction, "A", 0.9, None, "A", "A", 0.9)
+    assert letter_readout(last, threshold=0.6) == LetterReadout("A", "90% sure")
+    stopped = letter_readout(last, threshold=0.6, playing=False)
+    assert stopped == LetterReadout("–", "video stopped")
+    no_hand = FrameResult(Prediction(None, 0.0, False, False), None, 0.0, None, "")
+    assert letter_readout(no_hand, threshold=0.6) == LetterReadout("–", "no hand")
