@@ -50,7 +50,10 @@ def test_home_and_classify_pages_in_chromium(
         page = browser.new_page(viewport=VIEWPORT)
 
         page.goto(app_url, wait_until="domcontentloaded")
+        # The text comes at once; the model's section and the skeletons fill in behind spinners.
         page.get_by_text("How to sign for best results").wait_for(timeout=90_000)
+        page.get_by_text("How well it works").wait_for(timeout=90_000)
+        page.locator('[data-testid="stImage"] img').nth(2).wait_for(timeout=90_000)
         wait_for_app(page)
         assert_no_exception(page)
         assert_images_load(page)  # the skeleton pictures come from the server's /media route
