@@ -1,8 +1,9 @@
 """Capturing a user's own photos: names, the capture folder and its lock, bursts from a camera.
 
-`names` validates sign and signer names; `lock` keeps one writer per folder; `store` saves,
-lists and deletes photos with their manifest; `session` paces a burst (countdown, rate).
+`names` validates sign and signer names; `lock` keeps one writer per folder (a heartbeat
+claim, filelock around writes); `store` saves, lists and deletes photos with their manifest,
+only in folders capture made; `session` paces a burst (countdown, rate).
 
-May import: `asl_core.io`, `asl_core.vision`, numpy, OpenCV. Never torch (a test checks it),
-never streamlit or av.
+May import: `asl_core.io`, `asl_core.vision`, `asl_core.labels`, `asl_core.settings`, numpy,
+OpenCV, filelock. Never torch (tests/unit/test_layout.py checks it), never streamlit or av.
 """

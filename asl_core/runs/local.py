@@ -29,7 +29,9 @@ of it, or a folder already listed) is skipped and every run is listed once, by i
 from __future__ import annotations
 
 import json
+import math
 import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -123,56 +125,107 @@ def _inside(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
-def _discover(runs_dir: Path, max_depth: int) -> list[tuple[str, Signature]]:
-    """Run folders under `runs_dir` (depth 1..max_depth) with their signatures, or `runs_dir`
-    itself when it is one. A run folder is not searched further (its `wandb/` and
-    `confusion/` are its own)."""
+FULL_CHECK_EVERY_S = 30.0
+"""Between full checks of a runs folder (the stats of every run's files), a listing trusts each
+folder's own mtime: the writer replaces files by rename, which changes it, so a rerun of the
+page costs one stat per run. A file edited in place (not by rename) is seen at the next full
+check."""
+
+
+# folder -> (its mtime_ns, its candidate sub-folders as (path, real target of a followed link)).
+_DIRS: dict[str, tuple[int, list[tuple[str, str | None]]]] = {}
+
+
+# runs folder -> time.monotonic() of its last full check.
+_LAST_FULL_CHECK: dict[str, float] = {}
+
+
+# A run folder found: its path, its signature (None: unchanged since cached, not re-statted)
+# and its own mtime_ns.
+_Found = tuple[str, Signature | None, int]
+
+
+def _discover(runs_dir: Path, max_depth: int, *, full: bool = True) -> list[_Found]:
+    """Run folders under `runs_dir` (depth 1..max_depth), or `runs_dir` itself when it is one.
+    A run folder is not searched further (its `wandb/` and `confusion/` are its own). Not
+    `full`: a folder whose mtime is unchanged is taken from the caches without reading it."""
+    try:
+        root_mtime = os.stat(runs_dir).st_mtime_ns
+    except OSError:
+        return []
     signature = _signature(runs_dir)
     if _is_run(signature):
-        return [(str(runs_dir), signature)]  # pointed at one run folder: that run
-    found: list[tuple[str, Signature]] = []
+        return [(str(runs_dir), signature, root_mtime)]  # pointed at one run folder: that run
+    found: list[_Found] = []
     root = os.path.realpath(runs_dir)
     link_targets: list[str] = []
 
-    def follow(entry: os.DirEntry[str]) -> bool:
+    def follow(path: str) -> str | None:
         # A link into the listed tree lists its runs twice; one to an ancestor loops.
-        real = os.path.realpath(entry.path)
+        real = os.path.realpath(path)
         if _inside(real, root) or _inside(root, real):
-            return False
+            return None
         if any(_inside(real, seen) or _inside(seen, real) for seen in link_targets):
-            return False
+            return None
         link_targets.append(real)
-        return True
+        return real
 
-    def visit(folder: str, depth: int) -> None:
+    def children(folder: str, mtime: int) -> list[tuple[str, str | None]]:
+        cached = _DIRS.get(folder)
+        if not full and cached is not None and cached[0] == mtime:
+            link_targets.extend(real for _, real in cached[1] if real is not None)
+            return cached[1]
         try:
             with os.scandir(folder) as listing:
                 entries = sorted(listing, key=lambda entry: entry.name)
         except OSError:
-            return
+            return []
+        kept: list[tuple[str, str | None]] = []
         for entry in entries:
             if entry.name.startswith(".") or entry.name in SKIPPED_FOLDERS:
                 continue
             try:
-                if not entry.is_dir() or (entry.is_symlink() and not follow(entry)):
+                if not entry.is_dir():
                     continue
+                if entry.is_symlink():
+                    if (real := follow(entry.path)) is not None:
+                        kept.append((entry.path, real))
+                else:
+                    kept.append((entry.path, None))
             except OSError:
                 continue
-            signature = _signature(entry.path)
-            if _is_run(signature):
-                found.append((entry.path, signature))
-            elif depth < max_depth:
-                visit(entry.path, depth + 1)
+        _DIRS[folder] = (mtime, kept)
+        return kept
 
-    if runs_dir.is_dir():
-        visit(str(runs_dir), 1)
+    def visit(folder: str, mtime: int, depth: int) -> None:
+        for path, _ in children(folder, mtime):
+            try:
+                child_mtime = os.stat(path).st_mtime_ns  # before its files: a write after it
+            except OSError:  # shows at the next listing
+                continue
+            if not full:
+                cached = _FOLDER_CACHE.get(path)
+                if cached is not None and cached.run is not None:
+                    if cached.folder_mtime == child_mtime:
+                        found.append((path, None, child_mtime))
+                        continue
+                elif path in _DIRS and _DIRS[path][0] == child_mtime and depth < max_depth:
+                    visit(path, child_mtime, depth + 1)  # a group folder, as it was
+                    continue
+            signature = _signature(path)
+            if _is_run(signature):
+                found.append((path, signature, child_mtime))
+            elif depth < max_depth:
+                visit(path, child_mtime, depth + 1)
+
+    visit(str(runs_dir), root_mtime, 1)
     return found
 
 
 def discover_run_folders(runs_dir: Path, max_depth: int = MAX_DEPTH) -> list[Path]:
     """Folders under `runs_dir` (depth 1..max_depth) holding config.json or metrics.jsonl,
     or `runs_dir` itself when it is such a folder; each real folder once."""
-    return [Path(folder) for folder, _ in _discover(Path(runs_dir), max_depth)]
+    return [Path(folder) for folder, _, _ in _discover(Path(runs_dir), max_depth)]
 
 
 def _read_text(path: Path) -> str:
@@ -202,6 +255,7 @@ class _CachedFolder:
     parsed: _ParsedFolder
     runs_dir: Path | None = None
     run: Run | None = None  # a run whose status no longer depends on the clock
+    folder_mtime: int | None = None  # the folder's own mtime_ns when `run` was listed
 
 
 # str(folder) -> its last parse. Module-level so every page rerun in the process shares it.
@@ -214,6 +268,8 @@ _DETAILS_CACHE: dict[Path, LocalRunDetails] = {}
 def clear_cache() -> None:
     _FOLDER_CACHE.clear()
     _DETAILS_CACHE.clear()
+    _DIRS.clear()
+    _LAST_FULL_CHECK.clear()
 
 
 def _local_details(folder: Path) -> LocalRunDetails:
@@ -473,21 +529,32 @@ class LocalRunSource:
         self.runs_dir = Path(runs_dir).expanduser()
 
     def list_runs(self) -> list[Run]:
-        """Every run folder as a Run, newest first; unreadable runs are listed with problems."""
+        """Every run folder as a Run, newest first; unreadable runs are listed with problems.
+
+        Folders unchanged since the last listing are not read again (see FULL_CHECK_EVERY_S).
+        """
         now = datetime.now(UTC).timestamp()
         root = self.runs_dir.resolve() if self.runs_dir.exists() else self.runs_dir
+        key, clock = str(root), time.monotonic()
+        full = clock - _LAST_FULL_CHECK.get(key, -math.inf) >= FULL_CHECK_EVERY_S
+        if full:
+            _LAST_FULL_CHECK[key] = clock
         runs = []
-        for folder, signature in _discover(root, MAX_DEPTH):
+        for folder, signature, folder_mtime in _discover(root, MAX_DEPTH, full=full):
             cached = _FOLDER_CACHE.get(folder)
             if (
                 cached is not None
                 and cached.run is not None
-                and cached.signature == signature
                 and cached.runs_dir == root
+                and (signature is None or cached.signature == signature)
             ):
+                cached.folder_mtime = folder_mtime
                 runs.append(cached.run)  # the fast path of every rerun: nothing changed
-            else:
-                runs.append(load_local_run(Path(folder), root, now, signature=signature))
+                continue
+            run = load_local_run(Path(folder), root, now, signature=signature)
+            if (cached := _FOLDER_CACHE.get(folder)) is not None:
+                cached.folder_mtime = folder_mtime
+            runs.append(run)
         return sort_runs(runs)
 
     def group_info(self, group: str) -> dict[str, Any] | None:

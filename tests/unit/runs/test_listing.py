@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from asl_core.io.files import atomic_write_bytes
 from asl_core.runs import local
 from asl_core.runs.local import LocalRunSource
 from tests.helpers.runs import write_run
@@ -72,11 +73,36 @@ def test_listing_builds_no_history_and_reuses_unchanged_runs(runs_dir: Path) -> 
     again = {run.id: run for run in source.list_runs()}
     assert all(again[key] is first[key] for key in first)
     summary = runs_dir / "20260102-100000-b" / "summary.json"
-    later = summary.stat().st_mtime + 10
-    os.utime(summary, (later, later))
+    atomic_write_bytes(summary, summary.read_bytes())  # as the writer does: a rename
     third = {run.id: run for run in source.list_runs()}
     assert third["20260102-100000-b"] is not first["20260102-100000-b"]
     assert third["20260101-100000-a"] is first["20260101-100000-a"]
+
+
+def test_a_file_edited_in_place_is_seen_at_the_next_full_check(
+    runs_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Between full checks a listing stats each run folder once (its mtime changes when the
+    # writer renames a file into it); an edit in place shows at the next full check.
+    source = LocalRunSource(runs_dir)
+    first = {run.id: run for run in source.list_runs()}  # the first listing is a full check
+    summary = runs_dir / "20260101-100000-a" / "summary.json"
+    folder_mtime = summary.parent.stat().st_mtime_ns
+    summary.write_text(summary.read_text().replace('"finished"', '"crashed"'))  # in place
+    os.utime(summary.parent, ns=(folder_mtime, folder_mtime))
+    second = {run.id: run for run in source.list_runs()}
+    assert second["20260101-100000-a"] is first["20260101-100000-a"]  # not seen yet
+    monkeypatch.setattr(local, "FULL_CHECK_EVERY_S", 0.0)
+    again = {run.id: run for run in source.list_runs()}
+    assert again["20260101-100000-a"].status == "crashed"
+
+
+def test_a_run_added_to_a_group_folder_is_listed_at_once(runs_dir: Path) -> None:
+    source = LocalRunSource(runs_dir)
+    assert len(source.list_runs()) == 3
+    write_run(runs_dir / "grid" / "20260105-100000-d")
+    write_run(runs_dir / "20260106-100000-e")
+    assert len(source.list_runs()) == 5
 
 
 def test_a_running_run_is_rebuilt_so_its_staleness_is_current(runs_dir: Path) -> None:
