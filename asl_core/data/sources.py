@@ -98,6 +98,7 @@ class Sample:
     sha256: str | None = None
     lighting: str | None = None
     source: str = ""  # a printable reference: the file path, or `file.npz#12`, `file.csv:7`
+    time: str | None = None  # when it was taken, ISO 8601, from a manifest's `time` column
 
     @property
     def needs_detection(self) -> bool:
@@ -291,6 +292,7 @@ def load_folder(
                         sha256=row.get("sha256") or sha256_file(path),
                         lighting=row.get("lighting") or parsed.get("lighting"),
                         source=str(path),
+                        time=row.get("time") or None,
                     )
                 )
     else:

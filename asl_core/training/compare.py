@@ -80,18 +80,36 @@ class PersonaliseResult:
     counts: dict[str, int]
     seconds: dict[str, float]
     notes: list[str] = field(default_factory=list)
+    held_back_bursts: list[str] = field(default_factory=list)  # Burst.describe() of each
+    unchecked: list[str] = field(default_factory=list)  # signs in one burst: not checked
 
     @property
     def helped(self) -> bool:
         before, after = self.own_before.accuracy, self.own_after.accuracy
         return before is not None and after is not None and after > before
 
+    def own_basis(self) -> str:
+        """What the 'your signs' figure rests on: '24 held-back photos in 4 later bursts'."""
+        bursts = len(self.held_back_bursts)
+        return (
+            f"{_count(self.own_before.total, 'held-back photo')} in {_count(bursts, 'later burst')}"
+        )
+
+    def others_basis(self) -> str:
+        """What the 'other people's signs' figure rests on: '170 photos of massey36 signer
+        hand5'."""
+        return f"{_count(self.others_before.total, 'photo')} of {self.reference}"
+
     def sentence(self) -> str:
-        """'Your signs: 62% → 95%. Other people's signs: 91% → 90%.'"""
-        own = f"Your signs: {self.own_before.text()} → {self.own_after.text()}."
+        """'Your signs: 62% → 95% (24 held-back photos in 4 later bursts). Other people's signs:
+        91% → 90% (170 photos of massey36 signer hand5).'"""
+        own = (
+            f"Your signs: {self.own_before.text()} → {self.own_after.text()} ({self.own_basis()})."
+        )
         if self.others_before.total:
             others = (
-                f" Other people's signs: {self.others_before.text()} → {self.others_after.text()}."
+                f" Other people's signs: {self.others_before.text()} → "
+                f"{self.others_after.text()} ({self.others_basis()})."
             )
         else:
             others = " Other people's signs: not measured."
@@ -123,13 +141,12 @@ class PersonaliseResult:
         """Rows for a small before/after table."""
         return [
             {
-                "Test": f"Your signs ({self.own_before.total} held-back photos)",
+                "Test": f"Your signs ({self.own_basis()})",
                 "Before": self.own_before.text(),
                 "After": self.own_after.text(),
             },
             {
-                "Test": f"Other people's signs ({self.reference}, "
-                f"{self.others_before.total} photos)",
+                "Test": f"Other people's signs ({self.others_basis()})",
                 "Before": self.others_before.text(),
                 "After": self.others_after.text(),
             },
@@ -154,7 +171,12 @@ class PersonaliseResult:
             "base_model": str(self.base_model),
             "class_names": self.class_names,
             "new_classes": self.new_classes,
-            "own_signs": {"before": score(self.own_before), "after": score(self.own_after)},
+            "own_signs": {
+                "before": score(self.own_before),
+                "after": score(self.own_after),
+                "held_back_bursts": self.held_back_bursts,
+                "unchecked": self.unchecked,
+            },
             "other_signers": {
                 "reference": self.reference,
                 "before": score(self.others_before),
@@ -167,3 +189,8 @@ class PersonaliseResult:
             "verdict": self.verdict(),
             "notes": self.notes,
         }
+
+
+def _count(number: int, noun: str) -> str:
+    """'1 photo', '24 photos'."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"

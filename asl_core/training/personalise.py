@@ -18,9 +18,13 @@ How (and why):
   photo each. Features come from the feature cache (MediaPipe once per photo, ever; photos saved
   by the Capture page are cached at capture time).
 - Honest evaluation, two numbers, each BEFORE (the base model) and AFTER:
-  1. "your signs": a stratified `holdout_fraction` (25%) of the user's photos per class, held
-     back and never trained on (the run's val and test sides). The base model cannot answer a
-     new sign, so those photos count as wrong before.
+  1. "your signs": each sign's latest bursts (`personal_data.hold_back_bursts`: photos less
+     than `burst_gap_s` apart are one burst; at least `holdout_fraction`, 25%, of the sign's
+     photos, its first burst always trains), held back whole and never trained on (the run's
+     val and test sides). Random photos would put near copies of training frames on both
+     sides. A sign captured in one burst trains but is not checked (the result names it). The
+     base model cannot answer a new sign, so those photos count as wrong before. The result
+     says how many photos and bursts the figure rests on.
   2. "other people's signs": `reference_per_class` photos per class of a reference signer
      (massey36 `hand5`, or the test signer the base checkpoint records), never in the replay.
      It shows whether the model forgot how other people sign. The shipped model may have
@@ -37,11 +41,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from asl_core.data.features import FeatureCache, extract_features
 from asl_core.data.sources import KNOWN_DATASETS, SampleSet
-from asl_core.data.splits import Split, stratified_partition
+from asl_core.data.splits import Split
 from asl_core.inference.predictor import default_model_path
 from asl_core.io.files import atomic_write_json
 from asl_core.labels import sort_labels
@@ -51,10 +53,12 @@ from asl_core.training.compare import PersonaliseResult, Score, predicted_labels
 from asl_core.training.config import TrainConfig, config_from_dict
 from asl_core.training.fit import FitData, fit
 from asl_core.training.personal_data import (
+    BURST_GAP_S,
     CAPTURES_DATASET,
     PersonaliseError,
     check_counts,
     check_hands,
+    hold_back_bursts,
     load_captures,
     other_people,
 )
@@ -69,7 +73,8 @@ class PersonaliseConfig:
     """Every setting of a personalisation run (recorded in its config.json)."""
 
     base_model: str | None = None  # a checkpoint (.json or .safetensors); None: shipped default
-    holdout_fraction: float = 0.25
+    holdout_fraction: float = 0.25  # of each sign's photos, at least, in whole later bursts
+    burst_gap_s: float = BURST_GAP_S
     replay_datasets: tuple[str, ...] = ("massey36", "grassknoted_letters")
     replay_per_class: int = 20
     reference_dataset: str = "massey36"
@@ -88,6 +93,7 @@ class PersonaliseConfig:
     def validate(self) -> None:
         checks = [
             (0 < self.holdout_fraction < 1, "holdout_fraction must be between 0 and 1"),
+            (self.burst_gap_s > 0, "burst_gap_s must be positive"),
             (self.replay_per_class >= 0, "replay_per_class must not be negative"),
             (self.reference_per_class >= 0, "reference_per_class must not be negative"),
             (self.epochs >= 1, "epochs must be at least 1"),
@@ -149,6 +155,7 @@ def personalise(
     names = sort_labels([*base_names, *(s.label for s in user)])
     new_classes = [name for name in names if name not in base_names]
     check_counts(user, new_classes)
+    split_user = hold_back_bursts(user, config.holdout_fraction, config.burst_gap_s)
     replay, reference, reference_text, datasets = other_people(base.meta, config, notes)
     train_config = _train_config(config, base_path, base.meta, datasets)
     seconds["read"] = time.monotonic() - started
@@ -166,11 +173,8 @@ def personalise(
     )
     seconds["features"] = time.monotonic() - mark
     n_user, n_replay = len(user), len(replay)
-    rng = np.random.default_rng(config.seed)
-    holdout, user_train = stratified_partition(
-        range(n_user), [s.label for s in user], (config.holdout_fraction,), rng
-    )
-    user_train = [i for i in user_train if table.has_hand[i]]
+    holdout = split_user.held_back
+    user_train = [i for i in split_user.train if table.has_hand[i]]
     replay_idx = [n_user + i for i in range(n_replay) if table.has_hand[n_user + i]]
     reference_idx = list(range(n_user + n_replay, len(samples)))
     check_hands([table.samples[i] for i in user_train], new_classes)
@@ -180,10 +184,18 @@ def personalise(
             f"No hand was found in {no_hand_user} of your photos: left out of training, "
             "counted wrong when held back."
         )
+    if split_user.unchecked:
+        notes.append(
+            f"Not checked, captured in one burst: {', '.join(split_user.unchecked)}. The new "
+            "model learned them from every photo, but nothing held back shows how well it reads "
+            "them: capture another burst of them a minute or more later to check them."
+        )
     counts = {
         "captures": n_user,
         "captures_train": len(user_train),
         "captures_held_back": len(holdout),
+        "bursts": len(split_user.bursts),
+        "bursts_held_back": len(split_user.held_back_bursts),
         "replay": len(replay_idx),
         "reference": len(reference_idx),
         "features_computed": table.report.computed,
@@ -224,6 +236,8 @@ def personalise(
             counts=counts,
             seconds=seconds,
             notes=notes,
+            held_back_bursts=[burst.describe() for burst in split_user.held_back_bursts],
+            unchecked=split_user.unchecked,
         )
         return outcome["result"].summary_fields()
 
@@ -236,7 +250,9 @@ def personalise(
     split = Split(
         "personalise",
         {
+            "holdout": "latest bursts of each sign",
             "holdout_fraction": config.holdout_fraction,
+            "burst_gap_s": config.burst_gap_s,
             "seed": config.seed,
             "user_repeat": config.user_repeat,
             "reference": reference_text,

@@ -6,6 +6,9 @@ base here is the shipped model with its classifier cut down to six classes that 
 `Y` (every other weight kept), and the user's new signs HELLO-SIGN and THANKS-SIGN are photos
 of the `5` and `Y` handshapes by signers hand1-hand4. The personalised model must then answer
 those new names on photos of the same handshapes by hand5, whom it never saw.
+
+Each Massey signer's photos of a sign are one burst of the user's (`capture_real_photos`):
+hand1's at 10:00, hand2's at 10:10, ... so the held-back bursts are hand4's, a later session.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from asl_core.training.personalise import (
     personalise,
 )
 from asl_core.vision.spec import InputSpec, Representation
-from tests.helpers.captures import capture_real_photos, cut_down_checkpoint
+from tests.helpers.captures import burst_time, capture_real_photos, cut_down_checkpoint
 
 BASE_CLASSES = ["A", "B", "C", "L", "V", "W"]
 
@@ -62,7 +65,10 @@ def base_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def captures(tmp_path_factory: pytest.TempPathFactory, massey_root: Path) -> CaptureStore:
     plan = {name: (source, 12) for name, source in NEW_SIGNS.items()}
     plan["B"] = ("b", 8)  # a sign the base knows, in the user's own photos
-    return capture_real_photos(tmp_path_factory.mktemp("captures"), massey_root, plan)
+    folder = tmp_path_factory.mktemp("captures")
+    # W in one burst: trained on, not checked.
+    capture_real_photos(folder, massey_root, {"W": ("w", 4)}, massey_signers=("hand1",))
+    return capture_real_photos(folder, massey_root, plan)
 
 
 @pytest.fixture(scope="module")
@@ -104,10 +110,20 @@ def test_new_signs_get_new_rows_and_old_classes_keep_theirs(
 def test_before_and_after_are_measured_on_photos_never_trained_on(
     result: PersonaliseResult, captures: CaptureStore
 ) -> None:
-    # 25% of each class held back: 3 of 12 per new sign, 2 of 8 photos of B.
-    assert result.counts["captures"] == len(captures.captures()) == 32
+    # The latest whole bursts, a quarter of each sign at least: hand4's burst of each sign (3
+    # of 12 photos per new sign, 2 of 8 of B); W, in one burst, is not checked.
+    assert result.counts["captures"] == len(captures.captures()) == 36
     assert result.own_before.total == result.counts["captures_held_back"] == 8
-    assert result.counts["captures_train"] + 8 == 32
+    assert result.counts["captures_train"] + 8 == 36
+    assert result.counts["bursts"] == 3 * 4 + 1 and result.counts["bursts_held_back"] == 3
+    later = f"{burst_time(3, 0).astimezone():%Y-%m-%d %H:%M:%S}"
+    assert result.held_back_bursts == [
+        f"B by Ann at {later} (2 photos)",
+        f"HELLO-SIGN by Ann at {later} (3 photos)",
+        f"THANKS-SIGN by Ann at {later} (3 photos)",
+    ]
+    assert result.unchecked == ["W"] and "W" not in result.per_class
+    assert any(note.startswith("Not checked, captured in one burst: W.") for note in result.notes)
     assert result.per_class["HELLO-SIGN"]["photos"] == 3
     # The base cannot answer a new sign: those photos count as wrong before.
     assert result.per_class["HELLO-SIGN"]["before"] == 0
@@ -122,11 +138,13 @@ def test_before_and_after_are_measured_on_photos_never_trained_on(
     assert result.others_after.accuracy is not None and result.others_before.accuracy is not None
     assert result.others_after.accuracy >= result.others_before.accuracy - 0.25
     assert re.fullmatch(
-        r"Your signs: \d+% → \d+%\. Other people's signs: \d+% → \d+%\.", result.sentence()
+        r"Your signs: \d+% → \d+% \(8 held-back photos in 3 later bursts\)\. Other people's "
+        r"signs: \d+% → \d+% \(18 photos of massey36 signer hand5\)\.",
+        result.sentence(),
     )
-    assert [row["Test"].split(" (")[0] for row in result.table()] == [
-        "Your signs",
-        "Other people's signs",
+    assert [row["Test"] for row in result.table()] == [
+        "Your signs (8 held-back photos in 3 later bursts)",
+        "Other people's signs (18 photos of massey36 signer hand5)",
     ]
 
 
@@ -194,16 +212,17 @@ def test_refusals_say_what_to_do(tmp_path: Path, base_model: Path, massey_root: 
     assert not [p for p in tmp_path.iterdir() if "personalise" in p.name]  # no half run
 
 
-def test_one_photo_says_how_many_photos_are_needed(
+def test_one_burst_says_what_to_capture(
     tmp_path: Path, base_model: Path, massey_root: Path
 ) -> None:
     """F17: one photo of a sign the model knows used to end in sklearn's "Found empty input
-    array" (nothing was left to hold back)."""
+    array" (nothing was left to hold back). One photo, or many in one burst, is one burst:
+    nothing honest to check on, and the message says what to capture."""
     config = PersonaliseConfig(base_model=str(base_model), runs_dir=str(tmp_path), wandb=False)
     store = capture_real_photos(tmp_path / "one", massey_root, {"B": ("b", 1)})
     assert len(store.captures()) == 1
-    with pytest.raises(PersonaliseError, match=r"at least 5 photos of each new sign and 2 of "
-                       r"each sign the model knows .* too few of: B \(1\)"):  # fmt: skip
+    with pytest.raises(PersonaliseError, match=r"every sign was captured in one burst .* "
+                       r"Capture another burst of your signs a minute or more later"):  # fmt: skip
         personalise(store.root, config)
     assert not [p for p in tmp_path.iterdir() if "personalise" in p.name]  # no half run
 
