@@ -2,10 +2,12 @@
 
 1. Per-stage latency of the photo path (`Predictor.predict_image`: detection, preprocessing,
    model), median and p95 over real Massey photos, with the shipped default model.
-2. Frames per second of `StreamRecognizer.process_and_render` (detect, classify, smooth, draw)
-   on a 640x480 clip of real photos (`tests.helpers.clips`), next to MediaPipe alone (a video-mode
-   `HandDetector`) on the same frames. Their ratio is what the classifier and the overlay cost;
-   the target is >= 0.85 (MediaPipe sets the pace, the rest must not).
+2. Frames per second of `StreamRecognizer.process_and_render` (detect, classify, follow the
+   fingertips for J and Z, smooth and type, draw) on a 640x480 clip of real photos spelling
+   at two letters a second with a double letter, a J and a Z (`tests.helpers.clips`), next to
+   MediaPipe alone (a video-mode `HandDetector`) on the same frames. Their ratio is what
+   everything after MediaPipe costs; the target is >= 0.9 (MediaPipe sets the pace, the rest
+   must not). The recogniser's own per-stage averages are printed with it.
 
 .venv/bin/python bench/pipeline.py [--photos 100] [--repeats 3] [--threads 2]
 """
@@ -22,7 +24,8 @@ from pathlib import Path
 import numpy as np
 from common import print_table, require_massey, summarise_ms, write_json
 
-CLIP_TEXT = "CAB HI"
+CLIP_TEXT = "JAB ZAC CALL BELL"
+LETTER_S = 0.5
 STAGES = ("detect", "preprocess", "model")
 
 
@@ -86,6 +89,7 @@ def stream_fps(frames: list, repeats: int) -> tuple[list[dict[str, object]], dic
         recognizer = StreamRecognizer(predictor)
         full = run_frames(recognizer.process_and_render, frames)
         text = recognizer.text
+        stages = dict(recognizer.timer.ms)
         recognizer.close()
         for name, times in (("MediaPipe alone", alone), ("StreamRecognizer", full)):
             if name not in best or sum(times) < sum(best[name]):
@@ -100,7 +104,10 @@ def stream_fps(frames: list, repeats: int) -> tuple[list[dict[str, object]], dic
         })  # fmt: skip
     ratio = rows[1]["fps"] / rows[0]["fps"]
     print(f"recogniser spelled {text!r} from a clip of {CLIP_TEXT!r}")
-    return rows, {"fps_ratio": ratio}
+    print("recogniser stages (ms, moving average): " + ", ".join(
+        f"{name} {value:.2f}" for name, value in stages.items()
+    ))  # fmt: skip
+    return rows, {"fps_ratio": ratio, "text": text, "stage_ms": stages}
 
 
 def main() -> None:
@@ -121,17 +128,23 @@ def main() -> None:
     print()
     print_table(stage_rows, ["stage", "photos", "median_ms", "p95_ms"])
 
-    frames = build_spelling_clip(CLIP_TEXT, massey_root)
+    frames = build_spelling_clip(CLIP_TEXT, massey_root, letter_s=LETTER_S)
     fps_rows, ratio = stream_fps(frames, args.repeats)
     print()
     print_table(fps_rows, ["path", "frames", "fps", "median_ms", "p95_ms"])
-    print(f"\nStreamRecognizer / MediaPipe alone: {ratio['fps_ratio']:.2f} (target >= 0.85)")
+    print(f"\nStreamRecognizer / MediaPipe alone: {ratio['fps_ratio']:.2f} (target >= 0.9)")
     write_json(
         "pipeline",
         {
             "photos": args.photos,
             "photo_stages": stage_rows,
-            "clip": {"text": CLIP_TEXT, "size": [640, 480], "frames": len(frames), "fps": 30},
+            "clip": {
+                "text": CLIP_TEXT,
+                "letter_s": LETTER_S,
+                "size": [640, 480],
+                "frames": len(frames),
+                "fps": 30,
+            },
             "stream": fps_rows,
             **ratio,
             "load_average_1min": round(os.getloadavg()[0], 2),

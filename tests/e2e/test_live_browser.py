@@ -1,19 +1,21 @@
 """The live page in a real browser: Chromium's fake camera plays a clip of real photos spelling
-two words, and the page must spell them.
+two words at two letters a second, one with a double letter and one with a J, and the page
+must type them exactly: once on a quiet machine and once with one CPU core kept busy by a
+helper process (`tests.helpers.load.busy_cores`).
 
 The clip is built at test time (`tests.helpers.clips`) from `grassknoted_letters` photos: the set
 whose licence (reported GPL-2.0) allows showing it in the README screenshot this test saves
-(the Massey photos are not to be redistributed). Each photo below was checked to be read right
-by the shipped model at 0.93 or more in video mode; each letter is held 1 s, with 1.5 s of no
-hand between words and 3 s before the first word (the first frames reach the page 1-3 s after
-START, so the first letter is not cut).
+(the Massey photos are not to be redistributed). Each letter is on screen 0.5 s; the second L
+of CALL slides the photo half a hand sideways first (a double letter); the J is the I photo
+moved along a J by its little fingertip in 0.4 s. 1.5 s of no hand between words, 3 s before
+the first word (the first frames reach the page 1-3 s after START, so the first letter is
+not cut). The photos were checked to be read right by the shipped model at 0.93 or more in
+video mode.
 
-Chromium loops the clip, so the text keeps growing "CAB LIE CAB LIE ...". The test waits until
-the text contains "CAB LIE" and checks that no letter was typed that the clip did not show (no
-stray letter in the no-hand gaps, none mixed in). On a quiet machine the text starts with
-"CAB LIE" (recorded as `starts_with_words`); on a saturated one the first pass may lose letters
-(frames are dropped to keep the video live), so only "contains" is asserted.
-The page's frames per second go to bench/results/live_browser.json (bench/live.py reports them).
+Chromium loops the clip, so the text keeps growing "JAB CALL JAB CALL ...": the test waits
+for the first pass and asserts it exactly, and that no word typed anywhere has a letter the
+clip does not show. The page's frames per second, read rate and the text go to
+bench/results/live_browser.json, one entry per load (bench/live.py reports them).
 """
 
 from __future__ import annotations
@@ -39,24 +41,27 @@ from tests.helpers.browser import (
     wait_for_app,
 )
 from tests.helpers.clips import build_spelling_clip
+from tests.helpers.load import busy_cores
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-WORDS = ("CAB", "LIE")
+WORDS = ("JAB", "CALL")
+EXPECTED = " ".join(WORDS)
 # grassknoted_letters/images/<letter>/<file>. Chosen among a third of each letter's photos as
 # the ones MediaPipe finds from scratch and the shipped model reads at >= 0.9 even blurred
 # (sigma 2), as a JPEG of quality 10 and at a third of the resolution: the browser's VP8
 # encoder sends a soft picture for a moment after the scene changes from no hand to a hand.
+# J is drawn with the I photo (asl_core.inference.motion reads J from the path).
 PHOTOS = {
     "C": "C1258.jpg",
     "A": "A1589.jpg",
     "B": "B1070.jpg",
     "L": "L1330.jpg",
     "I": "I1885.jpg",
-    "E": "E1497.jpg",
 }
+LETTER_S = 0.5  # two letters a second
 HAND_FRACTION = 0.8  # these photos show arm and room around the hand: let it fill the frame
-SPELL_TIMEOUT_S = 75.0
+SPELL_TIMEOUT_S = 60.0
 IFRAME = 'iframe[title="streamlit_webrtc.component.webrtc_streamer"]'
 VIEWPORT = {"width": 1400, "height": 900}
 SCREENSHOT = REPO_ROOT / "docs" / "screenshots" / "live.png"
@@ -77,7 +82,7 @@ def clip(letters_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
         " ".join(WORDS),
         path=path,
         photo_for=lambda letter: letters_root / "images" / letter / PHOTOS[letter],
-        letter_s=1.0,
+        letter_s=LETTER_S,
         gap_s=1.5,
         lead_s=3.0,
         hand_fraction=HAND_FRACTION,
@@ -89,11 +94,6 @@ def clip(letters_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def app_url(chromium: str) -> Iterator[str]:
     with start_app(free_port()) as url:
         yield url
-
-
-def is_subsequence(typed: str, word: str) -> bool:
-    letters = iter(word)
-    return all(letter in letters for letter in typed)
 
 
 def inner_text(page: Any, selector: str) -> str:
@@ -144,14 +144,49 @@ def summarise(samples: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def test_live_page_spells_the_clip(chromium: str, clip: Path, app_url: str) -> None:
+def check_word_help(page: Any) -> dict[str, Any]:
+    """Stop the video, then use word help as a person would: click the first suggestion (it
+    replaces the last word) and Speak (the browser's speech synthesis is replaced by a
+    recorder, so the test hears what would be said; nothing leaves the browser)."""
+    page.frame_locator(IFRAME).get_by_role("button", name="STOP").click()
+    page.wait_for_timeout(1500)
+    wait_for_app(page)
+    suggestions = page.locator(".st-key-live-suggestions button")
+    suggestions.first.wait_for(timeout=15_000)
+    chosen = suggestions.first.inner_text().strip()
+    suggestions.first.click()
+    wait_for_app(page)
+    page.wait_for_timeout(1000)
+    text = inner_text(page, ".st-key-live-text code").strip()
+    speak = next(
+        (f for f in page.frames if f.evaluate("() => !!document.getElementById('speak')")), None
+    )
+    assert speak is not None, "no Speak button on the page"
+    speak.evaluate(
+        "() => { window.__spoken = []; window.speechSynthesis.speak = "
+        "(u) => window.__spoken.push(u.text); }"
+    )
+    speak.click("#speak")
+    spoken = speak.evaluate("() => window.__spoken")
+    return {"suggestion": chosen, "text": text, "spoken": spoken}
+
+
+def is_subsequence(typed: str, word: str) -> bool:
+    letters = iter(word)
+    return all(letter in letters for letter in typed)
+
+
+def spell_in_browser(
+    chromium: str, clip: Path, app_url: str, *, check_help: bool = False
+) -> dict[str, Any]:
+    """Open the live page, press START, wait until one pass of the clip is typed; the page's
+    figures (and word help's, if asked)."""
     flags = [
         "--use-fake-ui-for-media-stream",
         "--use-fake-device-for-media-stream",
         f"--use-file-for-fake-video-capture={clip}",
         "--autoplay-policy=no-user-gesture-required",
     ]
-    expected = " ".join(WORDS)
     with launch_browser(flags, executable=chromium) as browser:
         page = browser.new_page(viewport=VIEWPORT)
         page.goto(f"{app_url}/Live", wait_until="domcontentloaded")
@@ -173,22 +208,12 @@ def test_live_page_spells_the_clip(chromium: str, clip: Path, app_url: str) -> N
             stats = read_stats(page)
             if stats and stats["callback_fps"]:
                 samples.append(stats)
-            if expected in text:
+            if f" {EXPECTED} " in f" {text.strip()} ":  # one pass typed exactly
                 break
         spent = time.monotonic() - started
-        measured = summarise(samples)
-        assert expected in text, (
-            f"after {spent:.0f} s the page spelled {text!r}; {json.dumps(measured)}"
-        )
-        # No letter the clip did not show, none out of order: every typed word is one of the
-        # clip's words, or one with letters missing (a machine too busy to read enough frames
-        # loses letters; it must never invent them).
-        for word in text.split():
-            assert any(is_subsequence(word, clip_word) for clip_word in WORDS), (
-                f"{word!r} in {text!r} has letters the clip does not spell"
-            )
         assert_no_exception(page)
-        assert page.get_by_text("Some frames could not be read").count() == 0
+        errors = page.get_by_text("Some frames could not be read").count()
+        slow_note = inner_text(page, ".st-key-live-slow")
 
         # For the screenshot, a moment when a letter is steady (its overlay on the video).
         letter = '.st-key-live-letter [data-testid="stMetricValue"]'
@@ -196,22 +221,58 @@ def test_live_page_spells_the_clip(chromium: str, clip: Path, app_url: str) -> N
             page.wait_for_timeout(250)
             if inner_text(page, letter).strip() in PHOTOS:
                 break
-        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOT))
-
-    record = {
-        "words": expected,
+        screenshot = page.screenshot()
+        word_help = check_word_help(page) if check_help else None
+    return {
         "text": text.strip(),
-        "starts_with_words": text.strip().startswith(expected),
-        "seconds_to_spell": round(spent, 1),
-        **measured,
-        "clip": {"file": clip.name, "size": [640, 480], "fps": 30},
+        "seconds": round(spent, 1),
+        "errors": errors,
+        "slow_note": slow_note.strip() or None,
+        "screenshot": screenshot,
+        "word_help": word_help,
+        **summarise(samples),
     }
+
+
+@pytest.mark.parametrize("busy", [0, 1], ids=["quiet", "one-core-busy"])
+def test_live_page_spells_two_letters_a_second(
+    chromium: str, clip: Path, app_url: str, busy: int
+) -> None:
+    with busy_cores(busy):
+        measured = spell_in_browser(chromium, clip, app_url, check_help=not busy)
+    text = measured["text"]
+    figures = {k: v for k, v in measured.items() if k != "screenshot"}
+    exact = f" {EXPECTED} " in f" {text} "
+    invented = [word for word in text.split() if not any(is_subsequence(word, w) for w in WORDS)]
+    record_figures(busy, {**figures, "one_pass_exact": exact, "invented_words": invented})
+    if not busy and exact:
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        SCREENSHOT.write_bytes(measured["screenshot"])
+    # One whole pass of the clip typed exactly ("JAB CALL" as two words, the J from motion,
+    # the LL from the slide) ...
+    assert exact, f"the page spelled {text!r}; {json.dumps(figures)}"
+    # ... and no word anywhere with a letter the clip does not show, or out of order (a pass
+    # cut by START or a busy moment may lose letters; it must never invent them).
+    assert not invented, f"{invented} in {text!r} are not what the clip spells"
+    assert measured["errors"] == 0
+    if measured["word_help"]:
+        help_figures = measured["word_help"]
+        suggestion = help_figures["suggestion"]
+        assert help_figures["text"].split()[-1] == suggestion  # the last word replaced
+        assert help_figures["spoken"] == [help_figures["text"].lower()]
+
+
+def record_figures(busy: int, figures: dict[str, Any]) -> None:
+    """This run's figures into bench/results/live_browser.json (the other load's are kept)."""
+    record = json.loads(RESULT.read_text()) if RESULT.exists() else {}
+    if "quiet" not in record and "one_core_busy" not in record:
+        record = {}  # an older layout
+    record["words"] = EXPECTED
+    record["clip"] = {"file": "spelling.y4m", "size": [640, 480], "fps": 30, "letter_s": LETTER_S}
+    record["one_core_busy" if busy else "quiet"] = figures
     RESULT.parent.mkdir(parents=True, exist_ok=True)
     RESULT.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"\nlive page in Chromium: {json.dumps(record)}")
-    shown_fps = measured["callback_fps_median"]
-    assert shown_fps > 10, f"the page showed only {shown_fps} frames per second"
+    print(f"\nlive page in Chromium, {busy} core(s) busy: {json.dumps(figures)}")
 
 
 def test_snapshot_mode_reads_a_photo_in_chromium(chromium: str, clip: Path, app_url: str) -> None:
