@@ -11,8 +11,9 @@ runs/[<group>/]<run_name>/
                      signers per side, optimiser, schedule, augmentation, seed, group, job_type,
                      command, git commit, no-hand counts, started_at)
   metrics.jsonl      METRICS_FILE: one object per finished epoch, keys METRIC_KEYS in that order
-                     (`epoch_row` builds one): epoch, stage, train_loss, train_acc, val_loss,
-                     val_acc, val_precision, val_recall, val_f1, lr, epoch_time_s, time
+                     (`epoch_row` builds one): epoch, stage, train_loss, train_acc,
+                     train_precision, train_recall, train_f1, val_loss, val_acc,
+                     val_precision, val_recall, val_f1, lr, lr_backbone, epoch_time_s, time
   confusion/epoch_001.json, ..., confusion/test.json
                      `confusion_file(epoch, split)`; the object `confusion_record` writes and
                      `confusion_from_record` reads: {"epoch", "split": "val"|"test", "labels",
@@ -113,12 +114,16 @@ METRIC_KEYS: tuple[str, ...] = (
     "stage",
     "train_loss",
     "train_acc",
+    "train_precision",
+    "train_recall",
+    "train_f1",
     "val_loss",
     "val_acc",
     "val_precision",
     "val_recall",
     "val_f1",
     "lr",
+    "lr_backbone",
     "epoch_time_s",
     "time",
 )
@@ -145,21 +150,32 @@ def epoch_row(
     val_f1: float,
     lr: float,
     seconds: float,
+    train_precision: float | None = None,
+    train_recall: float | None = None,
+    train_f1: float | None = None,
+    lr_backbone: float | None = None,
 ) -> dict[str, Any]:
     """One line of metrics.jsonl, keys in METRIC_KEYS order. Losses are mean cross-entropy,
     accuracies and the macro precision/recall/F1 fractions in [0, 1], `seconds` the epoch's
-    wall-clock time (rounded to ms); `time` is when the row was made."""
+    wall-clock time (rounded to ms); `time` is when the row was made. `lr` is the head's
+    rate (the only one when everything trains at one rate), `lr_backbone` the rate of the
+    backbone layers when they train at their own (fine-tuning stages, `backbone_lr`), else
+    null; the train_* precision/recall/F1 are null in runs written before they were logged."""
     return {
         "epoch": int(epoch),
         "stage": stage,
         "train_loss": train_loss,
         "train_acc": train_acc,
+        "train_precision": train_precision,
+        "train_recall": train_recall,
+        "train_f1": train_f1,
         "val_loss": val_loss,
         "val_acc": val_acc,
         "val_precision": val_precision,
         "val_recall": val_recall,
         "val_f1": val_f1,
         "lr": lr,
+        "lr_backbone": lr_backbone,
         "epoch_time_s": round(seconds, 3),
         "time": now_iso(),
     }

@@ -27,10 +27,15 @@ def train_one_epoch(
     dist: DistContext | None = None,
     progress: ProgressLine | None = None,
 ) -> dict[str, float]:
-    """One pass over the training side; loss and accuracy summed over every process."""
+    """One pass over the training side: loss and accuracy, and the macro precision, recall
+    and F1 of the predictions made while training (seed 004 logs them for training too; as
+    Keras and seed 004 do, each batch is scored before its update, in train mode, so dropout
+    and augmentation are in them). Summed or gathered over every process."""
     model.train()
     freeze_frozen_modules(model)
     loss_sum, correct, count = 0.0, 0.0, 0.0
+    truths: list[torch.Tensor] = []
+    predictions: list[torch.Tensor] = []
     for inputs, labels, _has_input in loader:
         inputs, labels = inputs.to(device), labels.to(device)
         logits = model(inputs)
@@ -39,17 +44,45 @@ def train_one_epoch(
         loss.backward()
         optimizer.step()
         batch = labels.shape[0]
+        predicted = logits.detach().argmax(1)
         loss_sum += float(loss.detach()) * batch
-        correct += float((logits.detach().argmax(1) == labels).sum())
+        correct += float((predicted == labels).sum())
         count += batch
+        truths.append(labels.cpu())
+        predictions.append(predicted.cpu())
         if progress is not None:
             progress.advance(extra=f"loss {loss_sum / count:.4f} acc {correct / count:.3f}")
-    loss_sum, correct, count = (dist or DistContext()).sum([loss_sum, correct, count])
+    dist = dist or DistContext()
+    loss_sum, correct, count = dist.sum([loss_sum, correct, count])
+    y_true = torch.cat(truths).numpy() if truths else np.zeros(0, np.int64)
+    y_pred = torch.cat(predictions).numpy() if predictions else np.zeros(0, np.int64)
+    if dist.enabled:
+        gathered = dist.gather((y_true, y_pred))
+        y_true = np.concatenate([g[0] for g in gathered])
+        y_pred = np.concatenate([g[1] for g in gathered])
+    precision, recall, f1 = macro_scores(y_true, y_pred)
     return {
         "loss": loss_sum / count if count else float("nan"),
         "acc": correct / count if count else 0.0,
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
         "count": int(count),
     }
+
+
+def macro_scores(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, float, float]:
+    """Macro precision, recall and F1 (sklearn, zero_division=0) over the classes present in
+    the truth or the predictions; -1 in `y_pred` (no hand found) is a wrong answer, no class."""
+    from sklearn.metrics import precision_recall_fscore_support
+
+    present = sorted(set(y_true.tolist()) | set(y_pred[y_pred >= 0].tolist()))
+    if not present:
+        return 0.0, 0.0, 0.0
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        y_true, y_pred, labels=present, average="macro", zero_division=0
+    )
+    return float(precision), float(recall), float(f1)
 
 
 @torch.no_grad()
@@ -147,13 +180,7 @@ def summarise_predictions(
     if len(labels) and has_input.any():
         y_pred[has_input] = np.asarray(probabilities_or_logits)[has_input].argmax(1)
     accuracy = float((y_pred == labels).mean()) if len(labels) else 0.0
-    present = sorted(set(labels.tolist()) | set(y_pred[y_pred >= 0].tolist()))
-    if present:
-        precision, recall, f1, _ = precision_recall_fscore_support(
-            labels, y_pred, labels=present, average="macro", zero_division=0
-        )
-    else:
-        precision = recall = f1 = 0.0
+    precision, recall, f1 = macro_scores(labels, y_pred)
     all_classes = list(range(num_classes))
     p_each, r_each, f_each, support = precision_recall_fscore_support(
         labels, y_pred, labels=all_classes, average=None, zero_division=0
