@@ -151,8 +151,6 @@ def text_panel(session: LiveSession) -> None:
 
 def word_help(session: LiveSession, text: str) -> None:
     """Suggestions for the word being spelled (a click puts one in its place) and Speak."""
-    import streamlit.components.v1 as components
-
     from asl_core.app.live import speak_html, word_suggestions
 
     suggestions = word_suggestions(text)
@@ -167,7 +165,7 @@ def word_help(session: LiveSession, text: str) -> None:
                     args=(word,),
                     width="stretch",
                 )
-    components.html(speak_html(text, "Speak the text"), height=46)
+    st.iframe(speak_html(text, "Speak the text"), height=46)
 
 
 def live_status(session: LiveSession, url: str | None, ice_configured: bool, playing: bool) -> None:

@@ -276,7 +276,7 @@ def word_suggestions(text: str, limit: int = 4) -> list[str]:
 
 
 def speak_html(text: str, label: str = "Speak") -> str:
-    """A tiny page for `streamlit.components.v1.html`: one button that reads `text` aloud with
+    """A tiny page for `st.iframe` (an HTML string): one button that reads `text` aloud with
     the browser's own speech synthesis (Web Speech API). Nothing is sent anywhere: no server
     audio, no network. The text is embedded as a JSON string (escaped for a <script>)."""
     spoken = json.dumps(text.strip()).replace("</", "<\\/")

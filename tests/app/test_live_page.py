@@ -105,6 +105,19 @@ def test_text_panel_shows_clear_and_backspace(app: AppTest) -> None:
     assert session.recognizer.text == ""
 
 
+def test_a_suggestion_click_replaces_the_word_being_spelled(app: AppTest) -> None:
+    session = session_of(app)
+    session.recognizer.clear()
+    session.recognizer.append("HI HELO")
+    app.run()
+    suggestions = [b.label for b in app.button if b.key and b.key.startswith("live-suggest-")]
+    assert "HELLO" in suggestions
+    button(app, "HELLO").click()
+    app.run()
+    assert session.recognizer.text == "HI HELLO "
+    assert app.code[0].value == "HI HELLO "
+
+
 def test_snapshot_mode_offers_the_camera_button(app: AppTest) -> None:
     app.sidebar.toggle[2].set_value(True).run()
     assert not app.exception
