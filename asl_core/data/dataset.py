@@ -23,9 +23,10 @@ class AslDataset(Dataset):
     - "landmarks": the 63-vector (float32), through `transform` (landmark augmentation).
     - "image": the cached hand crop or skeleton (`representation`), through `transform`,
       which resizes to spec.size, turns greyscale when spec.channels == 1 and normalises.
-    - "sequence": `spec.sequence_length` views of the same photo, each through `transform`
-      (in training, T differently augmented views). Static photos have no motion: J and Z are
-      still frames here, so a sequence model sees a jittered still, not the letter's movement.
+    - "sequence": `spec.sequence_length` views of the same photo, each through `transform`: a
+      still photo has no motion, so this is only for scoring a sequence model on single photos.
+      Training and a run's evaluation feed it real consecutive video frames instead
+      (`asl_core.data.sequences.SequenceDataset`).
     `has_input` is False for a photo in which MediaPipe found no hand; its input is zeros and
     the evaluation counts it as a wrong prediction. Training datasets leave those out.
 

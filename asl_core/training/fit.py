@@ -51,6 +51,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from asl_core.data.augment import describe
 from asl_core.data.features import FeatureCache, extract_features
+from asl_core.data.sequences import sequence_split
 from asl_core.data.sources import DatasetError, SampleSet, load_datasets
 from asl_core.data.splits import Split, make_split
 from asl_core.io.files import atomic_write_json
@@ -241,6 +242,9 @@ class _Run:
         )
         if self.data is not None:
             self.split: Split = self.data.split
+        elif spec.kind == "sequence":  # whole windows of consecutive frames go to one side
+            self.split = sequence_split(self.samples.samples, spec.sequence_length,
+                                        config.split.name, **split_params(config))  # fmt: skip
         else:
             self.split = make_split(self.samples.samples, config.split.name, **split_params(config))
         for side in ("train", "val", "test"):
@@ -378,7 +382,8 @@ class _Run:
                     dist=self.dist,
                     progress=progress,
                 )
-                lr = optimizer.param_groups[0]["lr"]
+                lr = optimizer.param_groups[0]["lr"]  # the head's (or the only) group
+                rates = {g.get("name"): g["lr"] for g in optimizer.param_groups}
                 if scheduler is not None:
                     scheduler.step()
                 val = evaluate(
@@ -390,8 +395,10 @@ class _Run:
                 row = _json_safe(
                     epoch_row(
                         epoch, phase.name, train_loss=train["loss"], train_acc=train["acc"],
-                        val_loss=val.loss, val_acc=val.accuracy, val_precision=val.precision,
-                        val_recall=val.recall, val_f1=val.f1, lr=lr, seconds=elapsed,
+                        train_precision=train["precision"], train_recall=train["recall"],
+                        train_f1=train["f1"], val_loss=val.loss, val_acc=val.accuracy,
+                        val_precision=val.precision, val_recall=val.recall, val_f1=val.f1,
+                        lr=lr, lr_backbone=rates.get("backbone"), seconds=elapsed,
                     )
                 )  # fmt: skip
                 history = [r for r in history if int(r["epoch"]) != epoch] + [row]
@@ -405,6 +412,7 @@ class _Run:
                     f"({elapsed:.1f}s, about {format_seconds(left)} left at most)"
                 )
                 wandb_extra = {"stage_index": phase_index, "train/images": train["count"]}
+                wandb_extra |= {f"train/{k}": train[k] for k in ("precision", "recall", "f1")}
                 for group in optimizer.param_groups[1:]:
                     wandb_extra[f"lr_{group.get('name', 'group')}"] = group["lr"]
                 self.log.log_epoch(

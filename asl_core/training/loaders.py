@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Subs
 from asl_core.data.augment import eval_preset, train_preset
 from asl_core.data.dataset import AslDataset
 from asl_core.data.features import FeatureTable
+from asl_core.data.sequences import SequenceDataset, side_sequences
 from asl_core.data.splits import Split
 from asl_core.training.config import TrainConfig
 from asl_core.training.distributed import DistContext
@@ -30,11 +31,23 @@ def split_datasets(
     split: Split,
     spec: InputSpec,
     class_names: list[str],
-) -> dict[str, AslDataset]:
-    """train (augmented, photos without a hand left out), val and test (every photo)."""
+) -> dict[str, AslDataset | SequenceDataset]:
+    """train (augmented, photos without a hand left out), val and test (every photo); for a
+    sequence model, the windows of consecutive frames of each side (`sequence_split`)."""
     representation = spec.representation if spec.kind != "landmarks" else None
     train_tf = train_preset(spec, config.augmentation, representation)
     eval_tf = eval_preset(spec)
+    if spec.kind == "sequence":
+        length = spec.sequence_length
+        windows = {
+            side: side_sequences(table.samples, length, idx) for side, idx in split.sides().items()
+        }
+        return {
+            "train": SequenceDataset(table, windows["train"], class_names, spec, train_tf,
+                                     include_no_hand=False),
+            "val": SequenceDataset(table, windows["val"], class_names, spec, eval_tf),
+            "test": SequenceDataset(table, windows["test"], class_names, spec, eval_tf),
+        }  # fmt: skip
     return {
         "train": AslDataset(table, split.train, class_names, spec, train_tf, include_no_hand=False),
         "val": AslDataset(table, split.val, class_names, spec, eval_tf),
@@ -42,7 +55,9 @@ def split_datasets(
     }
 
 
-def eval_loader(config: TrainConfig, dataset: AslDataset, dist: DistContext) -> DataLoader:
+def eval_loader(
+    config: TrainConfig, dataset: AslDataset | SequenceDataset, dist: DistContext
+) -> DataLoader:
     """Each process evaluates every world_size-th sample; engine.collect_logits gathers them."""
     shard: Any = dataset
     if dist.enabled:
@@ -53,7 +68,7 @@ def eval_loader(config: TrainConfig, dataset: AslDataset, dist: DistContext) -> 
 
 
 def train_loader(
-    config: TrainConfig, dataset: AslDataset, dist: DistContext
+    config: TrainConfig, dataset: AslDataset | SequenceDataset, dist: DistContext
 ) -> tuple[DataLoader, DistributedSampler | RandomSampler, torch.Generator | None]:
     """(loader, sampler, generator): one process shuffles with `generator` (the loop seeds it
     per epoch); several shard with a DistributedSampler (`set_epoch` per epoch)."""
