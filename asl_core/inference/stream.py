@@ -14,8 +14,10 @@ Keeping up: the recogniser counts the frames it reads per second of video (`read
 Below `NEEDED_READ_FPS` typing at two letters a second fails (each letter needs about four
 readings), and `speed_note` says so for the page. `StreamSettings.lite_below_fps` can switch
 to MediaPipe's lighter hand model when reading stays that slow; it is off by default because
-the lighter model's landmarks read worse with the shipped model than the full model reads at
-half the rate (bench/live.py measures both).
+it measured worse: the lighter model reads about twice as many frames on a busy machine, but
+its landmarks are read worse by the shipped model (bench/live.py, clips at two letters a
+second: 28 of 35 letters against 32-34 with the full model; with three cores kept busy, 14
+of 21 against 17 of 21 while reading 27 frames a second against 10-15).
 """
 
 from __future__ import annotations
@@ -37,8 +39,10 @@ from asl_core.vision.views import mirror_detection, mirror_image
 
 NEEDED_READ_FPS = 8.0
 """Readings per second that typing at two letters a second needs: a letter is on screen for
-0.5 s and must win the vote (about 0.15 s) and then be held (0.25 s), and a J or Z needs four
-points on its path (tests/unit/inference/test_speller.py and test_motion.py play both at 8)."""
+0.5 s and must win the vote (about 0.13 s) and then be held (0.2 s); test_speller.py plays
+that at 8, 15 and 30. A J or Z drawn that fast (0.4 s) needs about 15: at 8 a second
+MediaPipe's tracker loses the fingertip between readings, and a J must be drawn in about
+0.8 s (test_stream_recognizer.py plays both)."""
 
 
 RATE_WINDOW_S = 2.0
