@@ -85,7 +85,7 @@ def test_every_shipped_config_loads_and_reproduces_its_seed() -> None:
     assert staged.freeze == "head" and staged.stages == ["layer4", "layer3"]
     assert (staged.lr, staged.finetune_lr, staged.stage_epochs) == (0.002, 1e-4, 5)
     enhanced = loaded["seed004_enhanced_cnn"]
-    assert enhanced.arch_kwargs == {"dropout": 0.2}
+    assert enhanced.arch_kwargs == {"image_size": 224, "dropout": 0.2}  # 004: 224 px
     assert (enhanced.lr, enhanced.batch_size, enhanced.weight_decay) == (1e-3, 32, 1e-4)
     grid = load_config_file(CONFIGS / "seed004_grid.yaml")["grid"]
     assert len(list(iter_grid(grid))) == 8
