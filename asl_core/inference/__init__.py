@@ -1,5 +1,5 @@
 """Answers from models: the `Predictor` (photos), the stream recogniser, the speller, the J/Z
-motion rule and word suggestions (video).
+motion rule and word suggestions (video), and the practice drill (`practice`).
 
 May import: `asl_core.io`, `asl_core.vision`, `asl_core.models`, torch, numpy, and
 spellchecker (pyspellchecker's offline English word list, in `words` only).
