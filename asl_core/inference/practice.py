@@ -224,6 +224,17 @@ class _Step:
         return self.done and not self.skipped and not self.wrong
 
 
+def _hardest_first(row: dict[str, object]) -> tuple[float, ...]:
+    """Fewest right first try (as a share), then most skipped, most wrong, slowest."""
+    asked = float(row["asked"])  # type: ignore[arg-type]
+    return (
+        float(row["right_first_try"]) / asked,  # type: ignore[arg-type]
+        -float(row["skipped"]) / asked,  # type: ignore[arg-type]
+        -float(row["wrong_tries"]) / asked,  # type: ignore[arg-type]
+        -float(row["mean_seconds"]),  # type: ignore[arg-type]
+    )
+
+
 class Drill:
     """One practice round: `targets` (words or single signs, upper case) in order.
 
@@ -482,5 +493,5 @@ class Drill:
                     "read_instead": ", ".join(f"{w} x{n}" for w, n in wrong.most_common(3)),
                 }
             )
-        rows.sort(key=lambda r: (r["right_first_try"] / r["asked"], -r["mean_seconds"]))  # type: ignore[operator]
+        rows.sort(key=_hardest_first)
         return rows
