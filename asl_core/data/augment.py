@@ -23,6 +23,18 @@ Landmark vectors (63 values, wrist-centred, largest wrist distance 1, one handed
   is normalised again (wrist at the origin, radius 1), because every vector the model sees
   at prediction time is. Translation and uniform scaling are therefore no-ops in this space
   (normalisation removes them) and are not applied. Never flipped: handedness is normalised.
+
+Hand-frame features (`handframe-v1`, 301 values computed from the landmark vector):
+- eval: `vision.tensors.landmark_input`, as the Predictor computes it.
+- train (`HandframeTrainPreset`): the hand is changed in landmark space first, then the
+  features are computed: each bone's length scaled by its own factor (`bone_jitter`, the
+  standard deviation of the factor; other people's hands), each finger turned about the palm's
+  normal at its knuckle (`spread_jitter` degrees: fingers held further apart or closer), an
+  aspect change (`scale`), a 3-D turn (`landmark_tilt` degrees about both image axes, then
+  `rotation` in the image plane: a hand turned to or away from the camera), Gaussian noise
+  (`landmark_jitter`, in units of the hand's largest wrist distance) and, with probability
+  `drop_point`, one landmark collapsed onto the one it hangs from (a point MediaPipe guessed
+  behind other fingers). Which of these help was measured on held-out people (model card).
 """
 
 from __future__ import annotations
@@ -35,8 +47,9 @@ import cv2
 import numpy as np
 import torch
 
+from asl_core.vision.handframe import FINGER_CHAINS, PARENT, hand_frame, handframe_features
 from asl_core.vision.spec import InputSpec, Representation
-from asl_core.vision.tensors import image_to_tensor
+from asl_core.vision.tensors import image_to_tensor, landmark_input
 
 
 @dataclass
@@ -52,6 +65,9 @@ class AugmentConfig:
     hflip_prob: float = 0.0
     landmark_jitter: float = 0.01
     landmark_tilt: float = 0.0
+    bone_jitter: float = 0.0
+    spread_jitter: float = 0.0
+    drop_point: float = 0.0
 
     def __post_init__(self) -> None:
         self.scale = (float(self.scale[0]), float(self.scale[1]))
@@ -59,6 +75,12 @@ class AugmentConfig:
             raise ValueError("augmentation.scale must be (low, high) with 0 < low <= high")
         if not 0 <= self.hflip_prob <= 1:
             raise ValueError("augmentation.hflip_prob must be in [0, 1]")
+        if not 0 <= self.drop_point <= 1:
+            raise ValueError("augmentation.drop_point must be in [0, 1]")
+        if not 0 <= self.bone_jitter <= 0.3:
+            raise ValueError("augmentation.bone_jitter must be in [0, 0.3] (a factor's spread)")
+        if self.spread_jitter < 0:
+            raise ValueError("augmentation.spread_jitter must be >= 0 degrees")
 
 
 def resize_square(image: np.ndarray, size: int) -> np.ndarray:
@@ -177,8 +199,16 @@ def _rotation_y(angle: float) -> torch.Tensor:
 
 
 class LandmarkEvalPreset:
+    """The landmark vector in the model's representation (`landmark_input`). Nothing random."""
+
+    def __init__(self, spec: InputSpec | None = None) -> None:
+        self.spec = spec
+
     def __call__(self, vector: np.ndarray | torch.Tensor) -> torch.Tensor:
-        return torch.as_tensor(np.asarray(vector, dtype=np.float32))
+        vector = np.asarray(vector, dtype=np.float32)
+        if self.spec is None:
+            return torch.as_tensor(vector)
+        return torch.from_numpy(landmark_input(vector, self.spec))
 
 
 class LandmarkTrainPreset:
@@ -214,6 +244,105 @@ class LandmarkTrainPreset:
         return normalise_landmarks(points).reshape(-1)
 
 
+def _axis_turns(axis: np.ndarray, angles: np.ndarray) -> np.ndarray:
+    """(len(angles), 3, 3) rotations by each angle (radians) about one unit `axis` (Rodrigues)."""
+    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    sin, cos = np.sin(angles)[:, None, None], np.cos(angles)[:, None, None]
+    return np.eye(3) + sin * k + (1 - cos) * (k @ k)
+
+
+def _euler(x: float, y: float, z: float) -> np.ndarray:
+    """Rotation about x, then y, then z (radians), as one 3x3 matrix."""
+    cx, sx, cy, sy, cz, sz = (
+        math.cos(x),
+        math.sin(x),
+        math.cos(y),
+        math.sin(y),
+        math.cos(z),
+        math.sin(z),
+    )
+    rx = np.array([[1.0, 0.0, 0.0], [0.0, cx, -sx], [0.0, sx, cx]])
+    ry = np.array([[cy, 0.0, sy], [0.0, 1.0, 0.0], [-sy, 0.0, cy]])
+    rz = np.array([[cz, -sz, 0.0], [sz, cz, 0.0], [0.0, 0.0, 1.0]])
+    return rz @ ry @ rx
+
+
+def _ancestors() -> np.ndarray:
+    """(21, 21) 0/1: row k marks the bones (named by their outer landmark) from the wrist to k,
+    so that `_ANCESTORS @ bones` rebuilds every landmark from its bone vectors."""
+    table = np.zeros((21, 21))
+    for k in range(1, 21):
+        j = k
+        while j != 0:
+            table[k, j] = 1.0
+            j = PARENT[j]
+    return table
+
+
+_ANCESTORS = _ancestors()
+
+
+_PARENTS = np.array(PARENT)
+
+
+_FINGER_OUTER = np.array([chain[2:] for chain in FINGER_CHAINS])  # (5, 3) past each knuckle
+
+
+_FINGER_KNUCKLE = np.array([chain[1] for chain in FINGER_CHAINS])  # (5,)
+
+
+class HandframeTrainPreset:
+    """A changed hand in landmark space, then its hand-frame features (module doc).
+
+    Randomness comes from torch's global RNG, which the training loop seeds per epoch (so
+    runs repeat), as for the other presets. Input: the 63-value landmark vector; output:
+    float32 (301,).
+    """
+
+    def __init__(self, config: AugmentConfig | None = None) -> None:
+        self.config = config or AugmentConfig()
+
+    def augment(self, vector: np.ndarray | torch.Tensor) -> np.ndarray:
+        """The changed hand: (21, 3) float64, wrist at the origin, largest wrist distance 1."""
+        config = self.config
+        # Every random number of this hand in two torch calls (each numpy or torch call costs
+        # more than the arithmetic here): 92 standard normals and 8 uniforms in [0, 1).
+        normal = torch.randn(92, dtype=torch.float64).numpy()
+        uniform = torch.rand(8, dtype=torch.float64).numpy()
+        points = np.asarray(vector, dtype=np.float64).reshape(21, 3)
+        points = points - points[0]
+        radius = float(np.sqrt((points * points).sum(axis=1)).max())
+        if radius < 1e-9:
+            return points
+        points = points / radius
+        if config.bone_jitter:
+            sd = config.bone_jitter
+            factors = np.clip(1.0 + sd * normal[:21, None], 1 - 3 * sd, 1 + 3 * sd)
+            points = _ANCESTORS @ ((points - points[_PARENTS]) * factors)
+        if config.spread_jitter:
+            axis = hand_frame(points)[1][2]
+            turns = _axis_turns(axis, np.radians(config.spread_jitter * normal[21:26]))
+            knuckles = points[_FINGER_KNUCKLE][:, None, :]  # (5, 1, 3)
+            outer = points[_FINGER_OUTER] - knuckles  # (5, 3, 3)
+            points[_FINGER_OUTER] = knuckles + outer @ np.swapaxes(turns, 1, 2)
+        low, high = config.scale
+        if low != high:
+            points = points * np.array([*(low + (high - low) * uniform[:2]), 1.0])
+        tilt, spin = math.radians(config.landmark_tilt), math.radians(config.rotation)
+        if tilt or spin:
+            x, y, z = (2 * uniform[2:5] - 1) * np.array([tilt, tilt, spin])
+            points = points @ _euler(x, y, z).T
+        if config.landmark_jitter:
+            points = points + config.landmark_jitter * normal[26:89].reshape(21, 3)
+        if config.drop_point and uniform[5] < config.drop_point:
+            k = 1 + min(int(uniform[6] * 20), 19)
+            points[k] = points[PARENT[k]] + 0.03 * normal[89:92]
+        return points
+
+    def __call__(self, vector: np.ndarray | torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(handframe_features(self.augment(vector)))
+
+
 def train_preset(
     spec: InputSpec,
     config: AugmentConfig | None = None,
@@ -224,6 +353,8 @@ def train_preset(
     if not config.enabled:
         return eval_preset(spec)
     if spec.kind == "landmarks":
+        if spec.representation == Representation.HANDFRAME:
+            return HandframeTrainPreset(config)
         return LandmarkTrainPreset(config)
     representation = representation or spec.representation
     return ImageTrainPreset(spec, config, colour=representation != Representation.SKELETON)
@@ -231,7 +362,7 @@ def train_preset(
 
 def eval_preset(spec: InputSpec):  # -> Callable[[array], Tensor]
     if spec.kind == "landmarks":
-        return LandmarkEvalPreset()
+        return LandmarkEvalPreset(spec)
     return ImageEvalPreset(spec)
 
 
@@ -242,6 +373,8 @@ def describe(config: AugmentConfig, spec: InputSpec, representation: Representat
     if spec.kind == "landmarks":
         keys: Sequence[str] = ("rotation", "scale", "landmark_tilt", "landmark_jitter")
         applied = {"space": "landmarks", "renormalised": True, "flip": False}
+        if spec.representation == Representation.HANDFRAME:
+            keys = (*keys, "bone_jitter", "spread_jitter", "drop_point")
     else:
         keys = ("rotation", "scale", "translate", "hflip_prob")
         # As ImageTrainPreset decides: never on skeletons, and off when both strengths are 0.

@@ -11,8 +11,9 @@ Three on-disk layouts are read:
 - a landmark CSV: `label`, optional `signer` and `handedness`, and 63 numeric columns (21
   landmarks x (x, y, z)). Those samples skip MediaPipe entirely.
 
-`KNOWN_DATASETS` is the registry of public sets this project trains on, with their upstream,
-licence and a checksum of their manifest; `load_datasets(["massey36", "/some/folder"])`
+`KNOWN_DATASETS` is the registry of public sets this project trains on (massey36,
+grassknoted_letters, aslhg), with their upstream, licence, citation and a checksum of their
+manifest; `load_datasets(["massey36", "/some/folder"])`
 combines several.
 
 Splits (always named and recorded with the run, see `Split.describe`):
@@ -217,21 +218,11 @@ KNOWN_DATASETS: dict[str, KnownDataset] = {
         num_classes=36,
         description=(
             "300x300 JPEG, 6 signers (P1-P6), phone photos in ordinary indoor rooms; its 0 is "
-            "the TWO-handed zero (see TWO_HANDED_LABELS)"
+            "the TWO-handed zero (both hands make one ring), trained as 0: leaving it out cost "
+            "aslhg's held-out people 7 points on digits (MODEL_CARD.md)"
         ),
     ),
 }
-
-
-TWO_HANDED_LABELS: dict[str, frozenset[str]] = {"aslhg": frozenset({"0"})}
-"""Classes a dataset signs with two hands where the others use one: ASL-HG's 0 is the two-handed
-zero (both hands make one ring; its README). MediaPipe reads one of the two hands, which on its
-own is half a ring; `drop_two_handed` leaves such photos out of training."""
-
-
-def drop_two_handed(samples: Sequence[Sample]) -> list[Sample]:
-    """`samples` without the photos of classes their dataset signs with two hands."""
-    return [s for s in samples if s.label not in TWO_HANDED_LABELS.get(s.dataset, ())]
 
 
 def list_datasets() -> list[str]:

@@ -3,7 +3,10 @@
 `Predictor` loads one checkpoint, or several as an ensemble (softmax averaged, seed 000
 4.4.6), finds the hand, builds what the model reads, and answers with the top classes. Below
 the confidence threshold the answer is "unsure" (`accepted=False`), never a confident random
-letter; with no hand there is no label at all.
+letter; with no hand there is no label at all. A still photo is never answered J or Z
+(`answers.still_answer`: "looks like I; J needs the motion"). A checkpoint that records a
+calibration (`extra["calibration"]`, fitted on held-out people by `training.model_card`) has
+its logits divided by that temperature before the softmax.
 """
 
 from __future__ import annotations
@@ -18,14 +21,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from asl_core.inference.answers import still_answer, still_probabilities
 from asl_core.labels import ClassFilter, allowed_mask
 from asl_core.models.checkpoint import CheckpointError, CheckpointMeta, load_checkpoint
 from asl_core.models.onnx_model import ONNX_SUFFIX, OnnxModel
 from asl_core.models.registry import AslModel
 from asl_core.settings import PACKAGE_DIR
 from asl_core.vision.hands import HandDetection, HandDetector
-from asl_core.vision.tensors import detection_input
-from asl_core.vision.views import mirror_detection, mirror_image
+from asl_core.vision.tensors import HandReading, detection_input
 
 DEFAULT_MODEL = PACKAGE_DIR / "default_model" / "model.json"
 
@@ -81,6 +84,7 @@ class Prediction:
     detection: HandDetection | None = None
     mirrored: bool = False
     timings_ms: dict[str, float] = field(default_factory=dict)
+    note: str | None = None  # why the answer is what it is ("looks like I; J needs the motion")
 
     @property
     def num_hands(self) -> int:
@@ -91,6 +95,8 @@ class Prediction:
         """What a person is shown: the letter, 'unsure (A?)', or 'no hand'."""
         if not self.hand:
             return "no hand"
+        if self.note:
+            return f"unsure ({self.note})"
         return self.label if self.accepted else f"unsure ({self.label}?)"
 
     def to_json(self, path: str | None = None) -> dict[str, Any]:
@@ -103,6 +109,8 @@ class Prediction:
             hand=self.hand,
             top=[[name, round(p, 4)] for name, p in self.top],
         )
+        if self.note:
+            record["note"] = self.note
         return record
 
 
@@ -111,6 +119,18 @@ class LoadedModel:
     model: AslModel | OnnxModel
     meta: CheckpointMeta
     path: Path
+
+    @property
+    def temperature(self) -> float:
+        """The calibration temperature the checkpoint records (1.0 when it records none)."""
+        calibration = self.meta.extra.get("calibration")
+        value = calibration.get("temperature", 1.0) if isinstance(calibration, dict) else 1.0
+        if not isinstance(value, int | float) or not 0.01 <= float(value) <= 100:
+            raise CheckpointError(
+                f"{self.path.name}: calibration temperature {value!r} is not a number in "
+                "[0.01, 100]; restore the file or save the checkpoint again"
+            )
+        return float(value)
 
 
 def load_models(paths: Sequence[str | os.PathLike[str]]) -> list[LoadedModel]:
@@ -148,8 +168,9 @@ class Predictor:
     """Image in, `Prediction` out. Heavy: build once per process and reuse.
 
     threshold: below it the answer is unsure (seed 000, 4.5.5 and 4.5.9).
-    mirror: also read the mirrored input and keep the more confident reading (seed 000,
-        4.5.5), which rescues left hands and MediaPipe's handedness mistakes.
+    mirror: also read the other hand (the mirrored photo for image models, the mirrored
+        landmarks for landmark models) and keep the more confident reading (seed 000, 4.5.5),
+        which rescues left hands and MediaPipe's handedness mistakes.
     classes: "letters", "digits" or "all": O/0, V/2 and W/6 are one handshape, so someone
         spelling words asks for letters only and the digits are masked out.
     """
@@ -216,7 +237,10 @@ class Predictor:
     ) -> Prediction:
         """Classify a hand already found (the stream recogniser detects on its own).
 
-        force_mirror: read the mirrored hand only (a left-handed signer with an image model).
+        force_mirror: read the hand as a left hand only (a signer who said so), whatever
+        MediaPipe's label says.
+        The answer is never J or Z (`answers.still_answer`); `top` lists the probabilities
+        with those two taken out.
         """
         threshold = self.threshold if threshold is None else threshold
         mirror = self.mirror if mirror is None else mirror
@@ -224,45 +248,62 @@ class Predictor:
         if det is None:
             return Prediction(label=None, confidence=0.0, accepted=False, hand=False)
         start = time.perf_counter()
-        views = [(mirror_image(rgb), mirror_detection(det))] if force_mirror else [(rgb, det)]
-        if mirror and not force_mirror:
-            views.append((mirror_image(rgb), mirror_detection(det)))
+        sides: list[HandReading] = (
+            ["left"] if force_mirror else ["detected", "other"] if mirror else ["detected"]
+        )
+        inputs = [self.inputs(rgb, det, reading=side) for side in sides]
         preprocess_ms = 1000 * (time.perf_counter() - start)
         start = time.perf_counter()
-        readings = [self.probabilities(image, view, classes) for image, view in views]
+        readings = [self.probabilities(batch, classes) for batch in inputs]
         model_ms = 1000 * (time.perf_counter() - start)
         best = max(range(len(readings)), key=lambda i: float(readings[i].max()))
         probs = readings[best]
-        order = np.argsort(-probs)[:TOP_K]
-        top = [(self.class_names[i], float(probs[i])) for i in order if probs[i] > 0]
-        label, confidence = top[0]
+        answer = still_answer(probs, self.class_names, threshold)
+        still = still_probabilities(probs, self.class_names)
+        order = np.argsort(-still)[:TOP_K]
+        top = [(self.class_names[i], float(still[i])) for i in order if still[i] > 0]
         return Prediction(
-            label=label,
-            confidence=confidence,
-            accepted=confidence >= threshold and detection_doubt(det) is None,
+            label=self.class_names[answer.index],
+            confidence=answer.confidence,
+            accepted=answer.accepted and detection_doubt(det) is None,
             hand=True,
             top=top,
             detection=det,
-            mirrored=force_mirror or best == 1,
+            mirrored=sides[best] != "detected",
             timings_ms={"preprocess": preprocess_ms, "model": model_ms},
+            note=answer.note,
         )
+
+    @staticmethod
+    def _input_key(spec: Any) -> tuple[Any, ...]:
+        return (spec.kind, spec.representation, spec.size, spec.channels, spec.mean, spec.std)
+
+    def inputs(
+        self, rgb: np.ndarray, det: HandDetection, *, reading: HandReading = "detected"
+    ) -> dict[tuple[Any, ...], torch.Tensor]:
+        """What each model of the ensemble reads (a batch of one), built once per input kind.
+        reading: which hand to take the detection for (`vision.tensors.detection_input`)."""
+        built: dict[tuple[Any, ...], torch.Tensor] = {}
+        for loaded in self.models:
+            spec = loaded.model.input_spec
+            key = self._input_key(spec)
+            if key not in built:
+                built[key] = detection_input(rgb, det, spec, reading=reading).unsqueeze(0)
+        return built
 
     @torch.inference_mode()
     def probabilities(
-        self, rgb: np.ndarray, det: HandDetection, classes: ClassFilter = "all"
+        self, inputs: dict[tuple[Any, ...], torch.Tensor], classes: ClassFilter = "all"
     ) -> np.ndarray:
-        """Softmax over `class_names`, averaged over the ensemble, other classes masked."""
+        """Softmax over `class_names` of logits / each model's calibration temperature,
+        averaged over the ensemble, other classes masked. `inputs` from `inputs()`."""
         total = np.zeros(len(self.class_names), dtype=np.float64)
         allowed = allowed_mask(self.class_names, classes)
         if not any(allowed):
             raise ValueError(f"this model has no {classes} to answer")
-        cache: dict[Any, torch.Tensor] = {}
         for loaded in self.models:
-            spec = loaded.model.input_spec
-            key = (spec.kind, spec.representation, spec.size, spec.channels, spec.mean, spec.std)
-            if key not in cache:
-                cache[key] = detection_input(rgb, det, spec).unsqueeze(0)
-            logits = loaded.model(cache[key])[0].double()
+            logits = loaded.model(inputs[self._input_key(loaded.model.input_spec)])[0]
+            logits = logits.double() / loaded.temperature
             own = loaded.meta.class_names
             mask = torch.tensor(allowed_mask(own, classes))
             probs = torch.softmax(logits.masked_fill(~mask, float("-inf")), dim=0).numpy()

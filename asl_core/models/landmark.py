@@ -1,4 +1,9 @@
-"""Models on MediaPipe hand landmarks (ours): the landmark MLP."""
+"""Models on MediaPipe hand landmarks (ours): the landmark MLP and the hand-frame MLP.
+
+Both read the 63-value landmark vector's representation (`asl_core.vision.tensors.
+landmark_input`): `landmark_mlp` the vector itself, `handframe_mlp` its hand-centred features
+(`asl_core.vision.handframe`), which stay the same when the hand is turned.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import torch
 from torch import nn
 
 from asl_core.models.registry import AslModel, register_model
+from asl_core.vision.handframe import HANDFRAME_DIM
 from asl_core.vision.spec import InputSpec, Representation
 from asl_core.vision.views import LANDMARK_DIM
 
@@ -46,3 +52,44 @@ class LandmarkMLP(AslModel):
 )
 def landmark_mlp(num_classes: int, pretrained: bool = False, **kwargs: Any) -> AslModel:
     return LandmarkMLP(num_classes, **kwargs)
+
+
+class HandframeMLP(AslModel):
+    """Ours: an MLP on the 301 hand-centred features (`asl_core.vision.handframe`).
+
+    The features mix units (lengths over the palm size, cosines, a rotation matrix), so the
+    first layer is a BatchNorm without scale or shift: it standardises each feature with the
+    mean and variance it tracks over the training photos, which the weights file then keeps.
+    After it, the same hidden layers as `LandmarkMLP`.
+    """
+
+    stage_names = ("hidden",)
+
+    def __init__(
+        self, num_classes: int, hidden: Sequence[int] = (256, 128), dropout: float = 0.2
+    ) -> None:
+        super().__init__()
+        self.input_spec = InputSpec(
+            kind="landmarks", dim=HANDFRAME_DIM, representation=Representation.HANDFRAME
+        )
+        self.standardise = nn.BatchNorm1d(HANDFRAME_DIM, affine=False)
+        layers: list[nn.Module] = []
+        width = HANDFRAME_DIM
+        for units in hidden:
+            layers += [nn.Linear(width, units), nn.BatchNorm1d(units), nn.ReLU(True)]
+            layers.append(nn.Dropout(dropout))
+            width = units
+        self.hidden = nn.Sequential(*layers)
+        self.classifier = nn.Linear(width, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.hidden(self.standardise(x)))
+
+
+@register_model(
+    "handframe_mlp",
+    source="ours",
+    description="MLP on hand-centred landmark features (frame, palm turn, distances, angles)",
+)
+def handframe_mlp(num_classes: int, pretrained: bool = False, **kwargs: Any) -> AslModel:
+    return HandframeMLP(num_classes, **kwargs)

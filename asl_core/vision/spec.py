@@ -1,8 +1,8 @@
 """What a model reads: `InputSpec`, the contract between the hand pipeline and the models.
 
 `Representation` names the view of the hand a model reads. It is a `StrEnum`: each member is
-equal to its string ("crop", "skeleton", "landmarks"), which is what checkpoints, run folders
-and configs store, so files written before the enum existed still load.
+equal to its string ("crop", "skeleton", "landmarks", "handframe-v1"), which is what
+checkpoints, run folders and configs store, so files written before the enum existed still load.
 """
 
 from __future__ import annotations
@@ -26,6 +26,11 @@ class Representation(StrEnum):
     """The 21 landmarks and their bones drawn on black."""
     LANDMARKS = "landmarks"
     """The normalised 21x3 landmark vector (no image)."""
+    HANDFRAME = "handframe-v1"
+    """Hand-centred features of the landmark vector (`asl_core.vision.handframe`): the hand's
+    own frame, the palm's orientation, distances and joint angles. The value names the feature
+    version (`handframe.HANDFRAME_VERSION`); a new version gets a new member, so a checkpoint
+    always names the features it was trained on."""
 
     @classmethod
     def parse(cls, value: object) -> Representation:
@@ -39,6 +44,10 @@ class Representation(StrEnum):
 
 IMAGE_REPRESENTATIONS = (Representation.CROP, Representation.SKELETON)
 """The representations that are images (what `kind="image"` and `"sequence"` models read)."""
+
+
+VECTOR_REPRESENTATIONS = (Representation.LANDMARKS, Representation.HANDFRAME)
+"""The representations that are vectors computed from the landmarks (`kind="landmarks"`)."""
 
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

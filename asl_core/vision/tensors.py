@@ -6,13 +6,23 @@ Training (from cached views) and prediction (from a fresh photo) both go through
 
 from __future__ import annotations
 
+from typing import Literal
+
 import cv2
 import numpy as np
 import torch
 
+from asl_core.vision.handframe import handframe_features
 from asl_core.vision.hands import HandDetection
 from asl_core.vision.spec import InputSpec, Representation
-from asl_core.vision.views import hand_crop, landmark_vector, skeleton_image
+from asl_core.vision.views import (
+    hand_crop,
+    landmark_vector,
+    mirror_detection,
+    mirror_image,
+    mirror_landmark_vector,
+    skeleton_image,
+)
 
 VIEW_SIZE = 224
 """Side of the crop and skeleton images as cached and as first drawn; models resize from it."""
@@ -46,15 +56,28 @@ def image_to_tensor(image: np.ndarray, spec: InputSpec) -> torch.Tensor:
     return torch.from_numpy((pixels - mean) / std)
 
 
+def landmark_input(vector: np.ndarray, spec: InputSpec) -> np.ndarray:
+    """What a landmark model reads, from the 63-value landmark vector: the vector itself
+    (`landmarks`) or its hand-centred features (`handframe-v1`, 301 values). float32."""
+    if spec.representation == Representation.HANDFRAME:
+        return handframe_features(vector)
+    if spec.representation != Representation.LANDMARKS:
+        raise ValueError(
+            f"a landmark model reads landmarks or handframe, not {spec.representation}"
+        )
+    return np.asarray(vector, dtype=np.float32)
+
+
 def to_model_tensor(
     spec: InputSpec, *, image: np.ndarray | None = None, vector: np.ndarray | None = None
 ) -> torch.Tensor:
-    """One sample (no batch axis) for the spec: a landmark vector, an image, or a sequence of
+    """One sample (no batch axis) for the spec: from the 63-value landmark vector (as
+    `landmark_input` turns it into the model's representation), an image, or a sequence of
     `sequence_length` copies of the image (a still photo has no motion)."""
     if spec.kind == "landmarks":
         if vector is None:
             raise ValueError("a landmark model needs the landmark vector")
-        return torch.as_tensor(np.asarray(vector, dtype=np.float32))
+        return torch.from_numpy(landmark_input(vector, spec))
     if image is None:
         raise ValueError(f"an {spec.kind} model needs the {spec.representation} image")
     frame = image_to_tensor(image, spec)
@@ -63,8 +86,29 @@ def to_model_tensor(
     return frame
 
 
-def detection_input(rgb: np.ndarray, det: HandDetection, spec: InputSpec) -> torch.Tensor:
-    """The model input for one detection in one image (no batch axis)."""
+HandReading = Literal["detected", "other", "left"]
+"""Which hand a reading takes the detection for: as detected (a hand labelled "Right" by
+MediaPipe is mirrored onto the training hand), the other hand (the mirror image of that), or
+a left hand whatever the label says (a signer who said they are left-handed)."""
+
+
+def detection_input(
+    rgb: np.ndarray, det: HandDetection, spec: InputSpec, *, reading: HandReading = "detected"
+) -> torch.Tensor:
+    """The model input for one detection in one image (no batch axis).
+
+    For image models "other" and "left" are both the mirrored photo and detection. For
+    landmark models they are not a mirrored photo: `landmark_vector` mirrors a hand by its
+    handedness label, which flips with the photo, so the two flips would cancel. "other" is
+    the landmark vector with x negated; "left" is the vector of a hand labelled "Right".
+    """
     if spec.kind == "landmarks":
-        return to_model_tensor(spec, vector=landmark_vector(det))
+        if reading == "left":
+            vector = landmark_vector(det, handedness="Right")
+        else:
+            vector = landmark_vector(det)
+            vector = mirror_landmark_vector(vector) if reading == "other" else vector
+        return to_model_tensor(spec, vector=vector)
+    if reading != "detected":
+        rgb, det = mirror_image(rgb), mirror_detection(det)
     return to_model_tensor(spec, image=view_image(rgb, det, spec.representation))

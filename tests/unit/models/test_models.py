@@ -119,14 +119,14 @@ def test_the_input_spec_is_declared_once_by_the_model() -> None:
     assert (lstm.kind, lstm.size, lstm.sequence_length) == ("sequence", 32, 3)
     skeleton = create_model("small_cnn", NUM_CLASSES, representation="skeleton").input_spec
     assert skeleton.representation is Representation.SKELETON
-    with pytest.raises(ValueError, match="crop, skeleton, landmarks, not 'sketch'"):
+    with pytest.raises(ValueError, match="crop, skeleton, landmarks, handframe-v1, not 'sketch'"):
         create_model("small_cnn", NUM_CLASSES, representation="sketch")
     with pytest.raises(ValueError, match="reads landmark vectors"):
         create_model("landmark_mlp", NUM_CLASSES, representation="crop")
 
 
 def test_representation_is_one_enum_equal_to_the_stored_strings() -> None:
-    assert [str(r) for r in Representation] == ["crop", "skeleton", "landmarks"]
+    assert [str(r) for r in Representation] == ["crop", "skeleton", "landmarks", "handframe-v1"]
     assert Representation.CROP == "crop" and Representation.SKELETON == "skeleton"
     old = {"kind": "image", "size": 32, "representation": "skeleton", "mean": [0.5], "std": [1]}
     spec = InputSpec.from_dict(old)

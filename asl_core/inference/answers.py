@@ -1,0 +1,81 @@
+"""From class probabilities to the answer a still photo gets: one rule for the app and the
+evaluation that chose its threshold.
+
+J and Z are the two fingerspelled letters made with motion (J: the I handshape drawing a J;
+Z: the index finger drawing a Z). A still photo cannot show them, so a still photo is never
+answered J or Z: their probability is taken out and the rest renormalised. When J or Z was the
+model's best reading, the answer is the best other class, never accepted, with a note saying
+why ("looks like I; J needs the motion"). The live page types J and Z from the fingertip's
+path instead (`asl_core.inference.motion`).
+
+Below the threshold an answer is "unsure" (accepted False); `asl_core.inference.calibration`
+chooses the threshold on people the model never saw.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from asl_core.inference.motion import MOTION_LETTERS
+
+
+@dataclass(frozen=True)
+class StillAnswer:
+    """index: the answered class; confidence: its probability with J and Z taken out;
+    motion_like: J or Z was the best reading (then never accepted); note: why, for a person."""
+
+    index: int
+    confidence: float
+    accepted: bool
+    motion_like: bool
+    note: str | None = None
+
+
+def motion_mask(class_names: Sequence[str]) -> np.ndarray:
+    """(classes,) bool: which classes are motion letters (`motion.MOTION_LETTERS`: J, Z)."""
+    return np.array([name in MOTION_LETTERS for name in class_names], dtype=bool)
+
+
+def still_probabilities(probs: np.ndarray, class_names: Sequence[str]) -> np.ndarray:
+    """`probs` (..., classes) with the motion letters' probability taken out and the rest
+    renormalised; rows that hold nothing else are returned unchanged."""
+    probs = np.asarray(probs, dtype=np.float64)
+    if probs.shape[-1] != len(class_names):
+        raise ValueError(f"expected probabilities (..., {len(class_names)}), got {probs.shape}")
+    still = np.where(motion_mask(class_names), 0.0, probs)
+    total = still.sum(axis=-1, keepdims=True)
+    return np.where(total > 0, still / np.where(total > 0, total, 1.0), probs)
+
+
+def still_answers(
+    probs: np.ndarray, class_names: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(answer index, confidence, motion_like) for each row of `probs` (N, classes).
+
+    Vectorised form of `still_answer` without the threshold (the evaluation applies it). A
+    row whose probability is all on motion letters keeps its best motion letter, motion_like.
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    if probs.ndim != 2:
+        raise ValueError(f"expected probabilities (N, {len(class_names)}), got {probs.shape}")
+    still = still_probabilities(probs, class_names)
+    index = still.argmax(axis=1)
+    motion = motion_mask(class_names)
+    motion_like = motion[probs.argmax(axis=1)] | motion[index]
+    return index, still[np.arange(len(index)), index], motion_like
+
+
+def still_answer(probs: np.ndarray, class_names: Sequence[str], threshold: float) -> StillAnswer:
+    """The answer to one still photo from its probabilities (classes,) (module doc)."""
+    index, confidence, motion_like = still_answers(np.asarray(probs)[None, :], class_names)
+    i, conf, motion = int(index[0]), float(confidence[0]), bool(motion_like[0])
+    note = None
+    if motion:
+        best = class_names[int(np.argmax(probs))]
+        looks = "" if class_names[i] in MOTION_LETTERS else f"looks like {class_names[i]}; "
+        note = f"{looks}{best} needs the motion"
+    return StillAnswer(i, conf, accepted=not motion and conf >= threshold, motion_like=motion,
+                       note=note)  # fmt: skip
