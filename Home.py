@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 PAGES = (
     ("pages/1_Classify.py", "Classify a photo", "📷", "Upload photos or take a snapshot."),
     ("pages/2_Live.py", "Sign live", "🎥", "Sign in front of your webcam and spell words."),
+    ("pages/5_Practice.py", "Practice", "🎯", "Sign the letter or word asked for; get hints."),
     ("pages/3_Runs.py", "Training runs", "📈", "Browse, plot and compare training runs."),
     (
         "pages/4_Capture.py",
