@@ -2,17 +2,24 @@
 
 Layout only. Names, the folder layout and manifest, the folder lock, the free-space and
 read-only checks, the live frame callback and its throttle live in `asl_core.capture`;
-adapting the model and the before/after comparison in `asl_core.training.personalise`.
+adapting the model and the before/after comparison in `asl_core.training.personalise`, run as a
+background job (`asl_core.training.jobs`) that goes on when the page is left.
 """
 
-import logging
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
-from asl_core.app.capture import CaptureSession
+from asl_core.app.capture import (
+    CaptureSession,
+    job_status,
+    keep_widgets,
+    personalise_status,
+    restore_widget,
+    start_personalising,
+)
 from asl_core.app.classify import UPLOAD_TYPES
 from asl_core.app.ice import (
     CAMERA_CONSTRAINTS,
@@ -37,23 +44,21 @@ from asl_core.capture.session import (
 )
 from asl_core.capture.store import SnapshotResult, capture_folder_problem, thumbnail
 from asl_core.settings import OutsideRootsError, capture_dir, folder_within_roots
+from asl_core.training.jobs import JobState
 from asl_core.training.personalise import (
     PersonaliseConfig,
     PersonaliseError,
     PersonaliseResult,
-    personalise,
 )
 from asl_core.vision.hands import HandDetector
 
-logger = logging.getLogger(__name__)
-
 SESSION_KEY = "capture_session"
-RESULT_KEY = "personalise_result"
 MODES = ("Live camera", "Snapshot", "Upload photos")
 NEW_SIGN = "A new sign"
 KNOWN_SIGN = "A letter, a digit or one of my signs"
 THUMBNAILS_SHOWN = 24
 REFRESH_S = 0.5
+JOB_REFRESH_S = 1.0
 
 st.set_page_config(page_title="Capture your signs", page_icon="🤟", layout="wide")
 st.title("Capture your own signs")
@@ -77,9 +82,11 @@ def cached_thumbnail(path: str, mtime: float):
 def sidebar() -> tuple[str, str | None]:
     with st.sidebar:
         st.header("Where and who")
+        restored = restore_widget(st.session_state, "capture_folder")  # back from another page
+        restore_widget(st.session_state, "capture_signer")
         folder = st.text_input(
             "Capture folder",
-            value=str(capture_dir()),
+            value=None if restored else str(capture_dir()),
             key="capture_folder",
             help="Photos go to images/<sign>/ in this folder, listed in its MANIFEST.csv. It "
             "must lie inside the captures, runs or datasets folder (set ASL_CAPTURE_DIR to "
@@ -90,6 +97,8 @@ def sidebar() -> tuple[str, str | None]:
             key="capture_signer",
             help="Saved with every photo, so photos of different people can be told apart.",
         )
+    keep_widgets(st.session_state, "capture_folder", "capture_signer")
+    folder = folder or ""
     signer = None
     if name.strip():
         try:
@@ -314,7 +323,7 @@ def show_captures(session: CaptureSession) -> None:
                     st.rerun()
 
 
-def show_result(result: PersonaliseResult) -> None:
+def show_result(result: PersonaliseResult, *, selected: bool) -> None:
     st.success(result.sentence())
     st.table(pd.DataFrame(result.table()).set_index("Test"))
     st.markdown(result.verdict())
@@ -328,25 +337,47 @@ def show_result(result: PersonaliseResult) -> None:
             ),
             hide_index=True,
         )
+        st.caption("Held back: " + "; ".join(result.held_back_bursts) + ".")
     for note in result.notes:
         st.info(note)
     seconds = result.seconds
+    where = "selected" if selected else "offered"
     st.caption(
         f"Took {seconds.get('total', 0):.0f} s (finding hands {seconds.get('features', 0):.0f} s, "
         f"training {seconds.get('training', 0):.0f} s). Run {result.run_dir.name}: it is on the "
-        "Runs page, and its model is selected on the Classify and Live pages."
+        f"Runs page, and its model is {where} on the Classify and Live pages."
+    )
+
+
+@st.fragment(run_every=JOB_REFRESH_S)
+def job_progress(folder: Path) -> None:
+    """The running job's progress, refreshed every second; the whole page once it ends."""
+    status = job_status(folder)
+    if status is None or not status.running:
+        st.rerun(scope="app")  # the result (or the error) replaces the bar
+    st.progress(status.fraction, text=status.message)
+    st.caption(
+        f"Started at {status.started_at:%H:%M:%S}. It trains in the background: you can leave "
+        "this page or close the tab and come back. The Runs page lists the run while it trains."
     )
 
 
 def personalise_section(session: CaptureSession, signer: str) -> None:
     st.header("Personalise the model")
+    status, finished_here = personalise_status(session.folder, st.session_state)
+    if finished_here and status is not None and status.result is not None:
+        refresh_models()
+        # The Classify and Live pages preselect this checkpoint.
+        st.session_state["selected_checkpoint"] = str(status.result.checkpoint)
     counts = session.store.counts()
-    if not counts:
+    if not counts and status is None:
         st.info("Capture some photos first.")
         return
     st.markdown(
-        "Trains a copy of the model on your photos (a quarter of each sign is held back to "
-        "check it honestly), mixed with photos of other people so it does not forget them."
+        "Trains a copy of the model on your photos, mixed with photos of other people so it "
+        "does not forget them. To check it honestly, the later bursts of each sign (photos "
+        "taken a minute or more after its first ones) are held back: capture each sign at "
+        "least twice, a minute or more apart, in different light if you can."
     )
     choices = available_models()
     if not choices:
@@ -365,8 +396,8 @@ def personalise_section(session: CaptureSession, signer: str) -> None:
             value=PersonaliseConfig.replay_per_class,
             step=5,
         )
-    if st.button("Train on my captures", type="primary"):
-        bar = st.progress(0.0, text="Starting…")
+    running = status is not None and status.running
+    if st.button("Train on my captures", type="primary", disabled=running or not counts):
         config = PersonaliseConfig(
             base_model=str(by_key[key].path),
             epochs=int(epochs),
@@ -374,28 +405,19 @@ def personalise_section(session: CaptureSession, signer: str) -> None:
             signer=signer,
         )
         try:
-            result = personalise(
-                session.folder,
-                config,
-                progress=lambda fraction, text: bar.progress(min(1.0, fraction), text=text),
-            )
-        except PersonaliseError as error:
-            bar.empty()
+            status = start_personalising(session.folder, config, st.session_state).status()
+        except (PersonaliseError, ValueError) as error:  # JobBusyError: another tab started it
             st.error(str(error))
             return
-        except Exception as error:  # training must never leave a traceback on the page
-            logger.exception("personalisation failed")
-            bar.empty()
-            st.error(f"Personalisation failed: {type(error).__name__}: {error}")
-            return
-        bar.empty()
-        refresh_models()
-        # The Classify and Live pages preselect this checkpoint.
-        st.session_state["selected_checkpoint"] = str(result.checkpoint)
-        st.session_state[RESULT_KEY] = result
-    result = st.session_state.get(RESULT_KEY)
-    if result is not None:
-        show_result(result)
+    if status is None:
+        return
+    if status.running:
+        job_progress(session.folder)
+    elif status.state is JobState.FAILED:
+        st.error(status.error or "The personalisation failed.")
+    elif status.result is not None:
+        selected = st.session_state.get("selected_checkpoint") == str(status.result.checkpoint)
+        show_result(status.result, selected=selected)
 
 
 def checked_folder(typed: str) -> str:

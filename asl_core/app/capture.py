@@ -1,4 +1,5 @@
-"""The capture page's per-browser-session state and its WebRTC frame callback."""
+"""The capture page's per-browser-session state, its WebRTC frame callback, and what each
+session knows of the folder's background personalisation (`asl_core.training.jobs`)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -33,6 +34,17 @@ from asl_core.capture.store import (
     save_snapshot,
 )
 from asl_core.vision.hands import HandDetection, HandDetector
+
+if TYPE_CHECKING:  # imported when used: they load torch
+    from asl_core.training.jobs import JobStatus, PersonaliseJob
+    from asl_core.training.personalise import PersonaliseConfig
+
+WATCHED_JOBS_KEY = "personalise_jobs_watched"
+"""Session-state key: the ids of the personalisation jobs this session started or saw running."""
+
+
+HANDLED_JOBS_KEY = "personalise_jobs_handled"
+"""Session-state key: the ids of the watched jobs whose end this session has acted on."""
 
 
 class CaptureFrameAdapter:
@@ -239,6 +251,72 @@ class CaptureSession:
             self._adapter.detector.close()
             self._adapter = None
         self.store.release()
+
+
+KEPT_PREFIX = "kept:"
+"""Session-state keys under which `keep_widgets` keeps widget values between pages."""
+
+
+def restore_widget(state: MutableMapping[str, Any], key: str) -> bool:
+    """Before the widget `key` is drawn: give it back the value it had when this session last
+    drew it; whether it did. Streamlit drops a widget's value after a run of another page that
+    does not draw it, so the name and folder typed on the Capture page were gone when the user
+    came back from the Runs page, and the folder's running personalisation with them."""
+    kept = KEPT_PREFIX + key
+    if key not in state and kept in state:
+        state[key] = state[kept]
+        return True
+    return key in state
+
+
+def keep_widgets(state: MutableMapping[str, Any], *keys: str) -> None:
+    """After the widgets are drawn: keep their values for `restore_widget` (plain session-state
+    keys, which Streamlit keeps on every page)."""
+    for key in keys:
+        if key in state:
+            state[KEPT_PREFIX + key] = state[key]
+
+
+def start_personalising(
+    folder: str | os.PathLike[str], config: PersonaliseConfig, state: MutableMapping[str, Any]
+) -> PersonaliseJob:
+    """Start the folder's personalisation in the background (`jobs.start_personalise`: the
+    JobBusyError or ValueError that says why not); this session (`state`, its session state)
+    watches it."""
+    from asl_core.training.jobs import start_personalise
+
+    job = start_personalise(Path(folder), config)
+    state.setdefault(WATCHED_JOBS_KEY, set()).add(job.job_id)
+    return job
+
+
+def job_status(folder: str | os.PathLike[str]) -> JobStatus | None:
+    """The status of the folder's latest personalisation in this server process, or None."""
+    from asl_core.training.jobs import personalise_job
+
+    job = personalise_job(Path(folder))
+    return job.status() if job is not None else None
+
+
+def personalise_status(
+    folder: str | os.PathLike[str], state: MutableMapping[str, Any]
+) -> tuple[JobStatus | None, bool]:
+    """(status of the folder's latest personalisation or None, whether this session should act
+    on its end now). True once per job, after it finished, in a session that started it or saw
+    it running (left the page and came back included): that session then selects the new
+    model. A session that only finds it finished shows the result and selects nothing."""
+    status = job_status(folder)
+    if status is None:
+        return None, False
+    watched: set[str] = state.setdefault(WATCHED_JOBS_KEY, set())
+    handled: set[str] = state.setdefault(HANDLED_JOBS_KEY, set())
+    if status.running:
+        watched.add(status.job_id)
+        return status, False
+    act = status.result is not None and status.job_id in watched and status.job_id not in handled
+    if act:
+        handled.add(status.job_id)
+    return status, act
 
 
 def _put_text(

@@ -32,8 +32,10 @@ from streamlit.testing.v1 import AppTest
 from asl_core.capture.names import FolderLockedError
 from asl_core.capture.store import NO_HAND_MESSAGE, CaptureStore
 from asl_core.settings import REPO_ROOT
+from asl_core.training.jobs import personalise_job
 from tests.helpers.captures import capture_real_photos, cut_down_checkpoint
 from tests.helpers.photos import massey_photo
+from tests.helpers.training import HeldAfterFirstEpoch
 
 PAGE = str(REPO_ROOT / "pages" / "4_Capture.py")
 
@@ -278,31 +280,86 @@ def test_bad_captures_can_be_deleted_from_the_page(
     assert not (folders["captures"] / first.path).exists()
 
 
-def test_personalising_from_the_page_reports_before_and_after(
+def training_bars(at: AppTest) -> list[str]:
+    """The text of each personalisation progress bar on the page (AppTest has no accessor for
+    st.progress; the live capture's bar is left out)."""
+    texts = [bar.proto.text for bar in at.get("progress")]
+    return [text for text in texts if text.startswith(("Training", "Finding hands", "Scoring"))]
+
+
+def test_personalising_goes_on_after_the_page_is_left(
     folders: dict[str, Path], massey_root: Path
 ) -> None:
+    """Train, leave for the Runs page while it trains (the run is listed running), look in from
+    a second tab (the same progress), come back when it is done: the result, the run listed
+    finished, and the new model preselected on the Classify page. The job is held after its
+    first epoch until the test has looked, so that it is surely still running then."""
     plan = {"HELLO-SIGN": ("5", 8), "THANKS-SIGN": ("y", 8)}
     capture_real_photos(folders["captures"], massey_root, plan)
-    at = open_page(multipage=True)
-    assert by_label(at.selectbox, "Start from").value  # the (cut-down) shipped model
-    ok(by_label(at.number_input, "Photos of other people per sign (against forgetting)")
-       .set_value(3).run())  # fmt: skip
-    ok(by_label(at.slider, "Epochs").set_value(20).run())
-    ok(by_label(at.button, "Train on my captures").click().run())
+    held = HeldAfterFirstEpoch()
+    with mock.patch("asl_core.training.jobs.personalise", held), held.releasing():
+        at = open_page(multipage=True)
+        assert by_label(at.selectbox, "Start from").value  # the (cut-down) shipped model
+        ok(by_label(at.number_input, "Photos of other people per sign (against forgetting)")
+           .set_value(3).run())  # fmt: skip
+        ok(by_label(at.slider, "Epochs").set_value(10).run())
+        ok(by_label(at.button, "Train on my captures").click().run())
+        assert held.reached.wait(TIMEOUT_S)
+        job = personalise_job(folders["captures"])
+        assert job is not None and job.status().running
+        ok(at.run())  # the page while it trains
+        assert training_bars(at)[0].startswith("Training: epoch 1/10, held-back accuracy")
+        assert "It trains in the background: you can leave this page" in texts(at.caption)
+        assert by_label(at.button, "Train on my captures").disabled
+        # Leave: the Runs page lists the run as running.
+        ok(at.switch_page("pages/3_Runs.py").run())
+        (run_dir,) = [p for p in folders["runs"].iterdir() if "personalise" in p.name]
+        table = at.dataframe[0].value.set_index("name")
+        assert table.loc[run_dir.name, "status"] == "running"
+        # Another tab of the same folder sees the same job, and cannot start a second one.
+        other = open_page("Ann")
+        assert training_bars(other)[0].startswith("Training: epoch 1/10")
+        assert by_label(other.button, "Train on my captures").disabled
+        held.release()
+        status = job.wait(TIMEOUT_S)
+    assert status.state == "finished", status.error
+    ok(at.run())  # still on the Runs page
+    assert at.dataframe[0].value.set_index("name").loc[run_dir.name, "status"] == "finished"
+    ok(at.switch_page("pages/4_Capture.py").run())  # back, with the name typed before
+    assert at.sidebar.text_input(key="capture_signer").value == "Ann"
     success = texts(at.success)
-    assert "Your signs: 0% → " in success and "Other people's signs:" in success
+    assert "Your signs: 0% → " in success and "(4 held-back photos in 2 later bursts)" in success
+    assert "Other people's signs:" in success
     table = at.table[0].value
     assert list(table.columns) == ["Before", "After"]
-    runs = [p for p in folders["runs"].iterdir() if "personalise" in p.name]
-    assert len(runs) == 1
-    checkpoint = runs[0] / "checkpoint.json"
+    assert list(table.index) == [
+        "Your signs (4 held-back photos in 2 later bursts)",
+        "Other people's signs (20 photos of massey36 signer hand5)",  # 5 of each of 4 signs
+    ]
+    checkpoint = run_dir / "checkpoint.json"
     assert at.session_state["selected_checkpoint"] == str(checkpoint)
     assert "its model is selected on the Classify and Live pages" in texts(at.caption)
+    assert not training_bars(at)
     # In the same session the Classify page now offers and preselects the new model.
     ok(at.switch_page("pages/1_Classify.py").run())
     assert at.title[0].value == "Classify a photo"
     assert by_label(at.sidebar.selectbox, "Model").value == str(checkpoint.resolve())
     assert "6 classes" in texts(at.sidebar.caption)  # 4 shipped + HELLO-SIGN + THANKS-SIGN
+
+
+def test_a_personalisation_that_cannot_check_anything_says_what_to_capture(
+    folders: dict[str, Path], massey_root: Path
+) -> None:
+    """Every sign in one burst: the job ends at once, and the page says why and what to do."""
+    one_burst = ("hand1",)
+    capture_real_photos(folders["captures"], massey_root, {"B": ("b", 3)}, massey_signers=one_burst)
+    at = open_page()
+    ok(by_label(at.button, "Train on my captures").click().run())
+    job = personalise_job(folders["captures"])
+    assert job is not None and job.wait(TIMEOUT_S).state == "failed"
+    ok(at.run())
+    assert "every sign was captured in one burst" in texts(at.error)
+    assert not folders["runs"].exists()  # no half run
 
 
 LIVE_PHOTO = ("L", "L1330.jpg")  # a grassknoted photo MediaPipe tracks in video mode (e2e live)

@@ -1,8 +1,12 @@
-"""Tiny real training runs for tests: a slice of massey36 (6 classes x 10 photos), on the CPU."""
+"""Tiny real training runs for tests: a slice of massey36 (6 classes x 10 photos), on the CPU;
+a personalisation held after its first epoch."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,3 +56,36 @@ def slice_args() -> list[str]:
 
 def read_json(path: Path) -> Any:
     return json.loads(Path(path).read_text())
+
+
+class HeldAfterFirstEpoch:
+    """Stands in for `personalise` in a job: runs the real one, but holds the job's thread
+    after the first epoch (the run folder exists and says running) until `release()`, so a
+    test surely sees the job running. `reached` is set when it holds."""
+
+    def __init__(self) -> None:
+        self.reached = threading.Event()
+        self._released = threading.Event()
+
+    def __call__(self, folder: Path, config: Any, *, progress: Callable[[float, str], None]) -> Any:
+        from asl_core.training.personalise import personalise
+
+        def report(fraction: float, message: str) -> None:
+            progress(fraction, message)
+            if message.startswith("Training: epoch") and not self.reached.is_set():
+                self.reached.set()
+                if not self._released.wait(timeout=600):
+                    raise TimeoutError("the test never released the job")
+
+        return personalise(folder, config, progress=report)
+
+    def release(self) -> None:
+        self._released.set()
+
+    @contextlib.contextmanager
+    def releasing(self) -> Iterator[None]:
+        """Release the job on the way out, also when the test fails."""
+        try:
+            yield
+        finally:
+            self.release()
