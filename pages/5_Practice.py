@@ -38,6 +38,7 @@ with st.spinner("Starting the recogniser…"):
     from asl_core.app.state import class_filter_radio, model_picker, predictor_for, secrets
     from asl_core.data.sources import DatasetError
     from asl_core.data.typical import typical_detection
+    from asl_core.inference.motion import MOTION_LETTERS
     from asl_core.inference.practice import (
         LEVEL_NAMES,
         LEVELS,
@@ -56,6 +57,7 @@ SESSION_KEY = "practice_session"
 ROUND_KEY = "practice_round"
 SNAPSHOT_TOGGLE = "practice_snapshot_mode"
 PHOTO_KEY = "practice_last_photo"
+OVERLAY_KEY = "practice_last_overlay"
 REFRESH_S = 0.5
 REFERENCE_SIDE = 220
 
@@ -149,6 +151,7 @@ def ensure_round(
     recognizer.start(Drill(targets, max_gap_s=None if snapshot else MAX_GAP_S))
     st.session_state[ROUND_KEY] = key
     st.session_state.pop(PHOTO_KEY, None)
+    st.session_state.pop(OVERLAY_KEY, None)
 
 
 @st.cache_resource(show_spinner="Finding a typical photo of the sign…", max_entries=64)
@@ -217,6 +220,12 @@ def drill_panel(recognizer: PracticeRecognizer, mirrored: bool) -> None:
                 )
             else:
                 st.caption(problem)
+            if letter in MOTION_LETTERS:
+                finger = "little finger" if MOTION_LETTERS[letter] == "pinky" else "index finger"
+                st.caption(
+                    f"{letter} is signed with motion: draw a {letter} in the air with the "
+                    f"{finger}. The drawing is one still photo of it."
+                )
     right, speed, streak = st.columns(3)
     right.metric("Right first try", f"{summary['right_first_try']} of {summary['letters']}")
     speed.metric("Seconds per letter", f"{summary['seconds_per_letter']:.1f}")
@@ -286,7 +295,9 @@ def snapshot_mode(recognizer: PracticeRecognizer, mirrored: bool) -> None:
                 with recognizer.drill_lock:
                     if recognizer.drill is not None:
                         recognizer.drill.photo(reading, time.monotonic())
-                st.image(snapshot.overlay, caption="What the model read", width="stretch")
+                st.session_state[OVERLAY_KEY] = snapshot.overlay
+        if photo is not None and st.session_state.get(OVERLAY_KEY) is not None:
+            st.image(st.session_state[OVERLAY_KEY], caption="What the model read", width="stretch")
     with panel:
         drill_panel(recognizer, mirrored)
 

@@ -145,3 +145,9 @@ def test_snapshot_mode_offers_the_camera_and_no_motion_letters(app: AppTest) -> 
     assert not app.get("component_instance")
     drill = drill_of(app)
     assert drill.max_gap_s is None and not {"J", "Z"} & set(drill.targets)
+
+
+def test_a_motion_letter_says_how_to_draw_it(app: AppTest) -> None:
+    recognizer_of(app).start(Drill(["J"]))
+    app.run()
+    assert "draw a J in the air with the little finger" in texts(app)
