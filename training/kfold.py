@@ -67,7 +67,8 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         ]
     else:
         samples = load_datasets(base.datasets, classes=base.classes, limit=base.limit_per_class,
-                                seed=base.seed, verify=base.verify_datasets)  # fmt: skip
+                                seed=base.seed, verify=base.verify_datasets,
+                                dataset_limits=base.dataset_limits)  # fmt: skip
         signers = args.signers or samples.signers
         if len(signers) < 2 and not args.signers:
             raise SystemExit(f"loso needs at least two signers; the data has {signers}")

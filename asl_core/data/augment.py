@@ -34,7 +34,9 @@ Hand-frame features (`handframe-v1`, 301 values computed from the landmark vecto
   `rotation` in the image plane: a hand turned to or away from the camera), Gaussian noise
   (`landmark_jitter`, in units of the hand's largest wrist distance) and, with probability
   `drop_point`, one landmark collapsed onto the one it hangs from (a point MediaPipe guessed
-  behind other fingers). Which of these help was measured on held-out people (model card).
+  behind other fingers); with probability `hflip_prob`, the other hand (x -> -x), so that
+  the model reads right and left hands alike and a wrong handedness label from MediaPipe no
+  longer matters. Which of these help was measured on held-out people (model card).
 """
 
 from __future__ import annotations
@@ -251,7 +253,7 @@ def _axis_turns(axis: np.ndarray, angles: np.ndarray) -> np.ndarray:
     return np.eye(3) + sin * k + (1 - cos) * (k @ k)
 
 
-def _euler(x: float, y: float, z: float) -> np.ndarray:
+def euler_rotation(x: float, y: float, z: float) -> np.ndarray:
     """Rotation about x, then y, then z (radians), as one 3x3 matrix."""
     cx, sx, cy, sy, cz, sz = (
         math.cos(x),
@@ -331,12 +333,14 @@ class HandframeTrainPreset:
         tilt, spin = math.radians(config.landmark_tilt), math.radians(config.rotation)
         if tilt or spin:
             x, y, z = (2 * uniform[2:5] - 1) * np.array([tilt, tilt, spin])
-            points = points @ _euler(x, y, z).T
+            points = points @ euler_rotation(x, y, z).T
         if config.landmark_jitter:
             points = points + config.landmark_jitter * normal[26:89].reshape(21, 3)
         if config.drop_point and uniform[5] < config.drop_point:
             k = 1 + min(int(uniform[6] * 20), 19)
             points[k] = points[PARENT[k]] + 0.03 * normal[89:92]
+        if config.hflip_prob and uniform[7] < config.hflip_prob:
+            points = points * np.array([-1.0, 1.0, 1.0])
         return points
 
     def __call__(self, vector: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -374,7 +378,8 @@ def describe(config: AugmentConfig, spec: InputSpec, representation: Representat
         keys: Sequence[str] = ("rotation", "scale", "landmark_tilt", "landmark_jitter")
         applied = {"space": "landmarks", "renormalised": True, "flip": False}
         if spec.representation == Representation.HANDFRAME:
-            keys = (*keys, "bone_jitter", "spread_jitter", "drop_point")
+            keys = (*keys, "bone_jitter", "spread_jitter", "drop_point", "hflip_prob")
+            applied["flip"] = bool(config.hflip_prob)
     else:
         keys = ("rotation", "scale", "translate", "hflip_prob")
         # As ImageTrainPreset decides: never on skeletons, and off when both strengths are 0.

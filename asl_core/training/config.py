@@ -110,6 +110,7 @@ class TrainConfig(_Section):
     datasets: list[str] = Field(default_factory=lambda: ["massey36"], min_length=1)
     classes: str | list[str] = "all"
     limit_per_class: int | None = Field(None, ge=1)
+    dataset_limits: dict[str, int] = Field(default_factory=dict)  # per-class cap per dataset
     verify_datasets: bool = True
     split: SplitConfig = Field(default_factory=SplitConfig)
     cache_size: int = Field(224, ge=16)

@@ -227,6 +227,7 @@ class _Run:
                 limit=config.limit_per_class,
                 seed=config.seed,
                 verify=config.verify_datasets,
+                dataset_limits=config.dataset_limits,
             )
         names = self.samples.class_names
         model = build_model(config, len(names))  # a missing weights file fails here

@@ -88,13 +88,22 @@ def test_a_dropped_point_moves_one_landmark_onto_its_parent(vectors: np.ndarray)
     assert len(moved) == 1 and moved[0] != 0
 
 
+def test_the_flip_reads_the_other_hand(vectors: np.ndarray) -> None:
+    preset = HandframeTrainPreset(AugmentConfig(**OFF, hflip_prob=1.0))
+    for vector in vectors:
+        flipped = preset.augment(vector)
+        assert np.allclose(flipped[:, 0], -vector.reshape(21, 3)[:, 0], atol=1e-6)
+        assert np.allclose(flipped[:, 1:], vector.reshape(21, 3)[:, 1:], atol=1e-6)
+
+
 def test_settings_are_checked_and_recorded() -> None:
     with pytest.raises(ValueError, match="drop_point must be in"):
         AugmentConfig(drop_point=1.5)
     with pytest.raises(ValueError, match="bone_jitter must be in"):
         AugmentConfig(bone_jitter=0.5)
-    record = describe(AugmentConfig(bone_jitter=0.05, drop_point=0.1), SPEC, None)
+    record = describe(AugmentConfig(bone_jitter=0.05, drop_point=0.1, hflip_prob=0.5), SPEC, None)
     assert record["space"] == "landmarks" and record["bone_jitter"] == 0.05
+    assert record["flip"] is True and record["hflip_prob"] == 0.5
     assert record["drop_point"] == 0.1 and "spread_jitter" in record
     plain = describe(AugmentConfig(), create_model("landmark_mlp", 5).input_spec, None)
     assert "bone_jitter" not in plain

@@ -71,3 +71,20 @@ def test_one_person_per_fold_and_bad_fold_counts(twelve_people) -> None:
         lopo_split(samples, folds=13)
     with pytest.raises(ValueError, match=r"fold must be in 0\.\.5"):
         lopo_split(samples, folds=6, fold=6)
+
+
+def test_dataset_limits_cap_only_the_named_dataset(letters_root: Path, massey_root: Path) -> None:
+    both = load_datasets(
+        ["massey36", "grassknoted_letters"], dataset_limits={"grassknoted_letters": 5}
+    )
+    per_class = Counter((s.dataset, s.label) for s in both.samples)
+    assert {n for (d, _), n in per_class.items() if d == "grassknoted_letters"} == {5}
+    assert sum(n for (d, _), n in per_class.items() if d == "massey36") == 2515
+    assert both.sources[1]["limit_per_class"] == 5
+    assert both.selection["dataset_limits"] == {"grassknoted_letters": 5}
+    again = load_datasets(
+        ["massey36", "grassknoted_letters"], dataset_limits={"grassknoted_letters": 5}
+    )
+    assert [s.sha256 for s in again.samples] == [s.sha256 for s in both.samples]  # seeded
+    with pytest.raises(DatasetError, match=r"dataset_limits names \['aslhg'\]"):
+        load_datasets("massey36", dataset_limits={"aslhg": 5})
