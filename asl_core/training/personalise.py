@@ -6,7 +6,8 @@ captured with the Capture page, other people's photos against forgetting, a refe
 the base and the new model on the same photos (`compare`). The run folder is an ordinary one
 (config.json, metrics.jsonl, confusion/, report.json, summary.json, the checkpoint, the W&B
 offline run), so the Runs page lists it and the Classify and Live pages offer its checkpoint;
-`personalise.json` in it holds the before/after comparison.
+`personalise.json` in it holds the before/after comparison. The Capture page runs it as a
+background job (`asl_core.training.jobs`), which goes on when the page is left.
 
 How (and why):
 - New signs get new classifier rows; every layer and every old class's row start from the
