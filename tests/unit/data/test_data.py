@@ -226,7 +226,7 @@ def test_lodo_tests_on_the_left_out_dataset(massey_root, letters_root) -> None:
 
 
 def test_unknown_split_name_is_refused(massey) -> None:
-    with pytest.raises(ValueError, match="random, kfold, loso, lodo"):
+    with pytest.raises(ValueError, match="random, kfold, loso, lopo, lodo"):
         make_split(massey.samples, "stratified")
 
 
