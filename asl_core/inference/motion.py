@@ -73,6 +73,12 @@ finger now and then while the hand turns)."""
 MIN_PATH_POINTS = 4
 
 
+LOST_S = 0.25
+"""A hand missing for at most this long does not break its path: during a quick J or Z
+MediaPipe's tracker loses the hand for a frame or two (seen at 15-22 readings a second on
+the browser's VP8 video) and finds it again further along the path."""
+
+
 RELEASE_FRAMES = 2
 """Frames in a row with another handshape that end the hold after a motion letter (one
 frame where MediaPipe bends a finger while the hand turns does not)."""
@@ -132,25 +138,28 @@ def _as_path(points: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:
 
 
 def is_j_path(points: Sequence[Sequence[float]] | np.ndarray) -> bool:
-    """A J: from its highest point the tip goes down at least 0.6 hand sizes, mostly
-    vertically (sideways at most 0.6 of the drop), then hooks: after its lowest point it
-    comes up at least 0.1 and ends up at least 0.4 to one side of where it started. Points
-    in hand sizes, image axes (y down); either hook direction. The lowest point may sit in
-    the middle of the hook: a path is sampled a few times a second."""
+    """A J: from its highest point the tip goes down at least 0.6 hand sizes, straight down
+    while it covers the first 0.6 of that drop (never sideways more than half as far), and
+    from there it hooks at least 0.4 hand sizes to one side. Points in hand sizes, image
+    axes (y down); either hook direction.
+
+    The rise at the end of the hook is not required: read 15-20 times a second, the last
+    tenth of a second of a quick J (where the tip comes back up) is often blurred or cut by
+    the next letter, and a J that ends flat is still a J."""
     path = _as_path(points)
     if len(path) < MIN_PATH_POINTS:
         return False
     x, y = path[:, 0], path[:, 1]
     bottom = int(np.argmax(y))
-    if bottom == len(path) - 1:
-        return False  # still going down: no hook yet
     top = int(np.argmin(y[: bottom + 1]))
     drop = y[bottom] - y[top]
-    if drop < 0.6 or abs(x[bottom] - x[top]) > 0.6 * drop:
+    if drop < 0.6:
         return False
-    hook = float(np.max(np.abs(x[bottom:] - x[top])))
-    rise = float(y[bottom] - y[bottom:].min())
-    return hook >= 0.4 and rise >= 0.1
+    turn = top + int(np.argmax(y[top:] >= y[top] + 0.6 * drop))  # 0.6 of the way down
+    if np.max(np.abs(x[top : turn + 1] - x[top])) > 0.5 * (y[turn] - y[top]):
+        return False  # a diagonal or a sideways start, not a J's downstroke
+    side = x[turn:] - x[turn]
+    return float(max(side.max(), -side.min())) >= 0.4
 
 
 def x_legs(points: np.ndarray, turn: float = 0.3) -> list[tuple[int, int]]:
@@ -245,8 +254,9 @@ class MotionTracker:
 
     `update(time, detection)` with each frame read (None when no hand) says whether a J or Z
     was just completed, whether the hand is moving, and whether the hold after a motion
-    letter is still going on. After a J or Z the path is forgotten, so one motion types one
-    letter; a second Z (JAZZ) needs a second Z drawn.
+    letter is still going on. No hand for more than `LOST_S` starts a new path. After a J
+    or Z the path is forgotten, so one motion types one letter; a second Z (JAZZ) needs a
+    second Z drawn.
     """
 
     def __init__(self, window_s: float = PATH_WINDOW_S) -> None:
@@ -262,6 +272,9 @@ class MotionTracker:
 
     def update(self, now: float, detection: HandDetection | None) -> MotionState:
         if detection is None:
+            last = self._samples[-1].time if self._samples else None
+            if last is not None and now - last <= LOST_S:  # MediaPipe lost a fast hand
+                return MotionState(None, False, None, self._after is not None)
             self.reset()  # no hand: the path is broken, and so is any hold after a letter
             return MotionState(None, False, None, False)
         shape = handshape(detection)

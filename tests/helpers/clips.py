@@ -54,13 +54,13 @@ Y4M_HEADER = "YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n"
 # Paths in hand sizes (wrist to middle knuckle), image axes (x right, y down), as the camera
 # sees them. J: down, then a hook to the side and up; Z: across, diagonally back and down,
 # across again. The motion rule (asl_core.inference.motion) accepts their mirror images too.
-J_PATH = np.array([(0, 0), (0, 1.0), (-0.1, 1.3), (-0.35, 1.45), (-0.6, 1.35), (-0.75, 1.1)])
+J_PATH = np.array([(0, 0), (0, 0.75), (-0.08, 0.95), (-0.28, 1.05), (-0.5, 1.0), (-0.65, 0.85)])
 
 
 Z_PATH = np.array([(0, 0), (0.9, 0), (0, 0.8), (0.9, 0.8)])
 
 
-MOTION_SOURCES = {"J": ("I", PINKY_TIP, J_PATH, -30.0), "Z": ("D", INDEX_TIP, Z_PATH, 0.0)}
+MOTION_SOURCES = {"J": ("I", PINKY_TIP, J_PATH, -20.0), "Z": ("D", INDEX_TIP, Z_PATH, 0.0)}
 """Motion letter -> (the still letter whose photo signs it, fingertip, path, turn in degrees
 by the end of the path; J twists the wrist, Z does not)."""
 
