@@ -290,7 +290,7 @@ class MotionTracker:
             self._other = 0 if shape == self._after else self._other + 1
             if self._other >= RELEASE_FRAMES:
                 self._after = None  # another handshape: the motion letter's hold is over
-        letter = None if self._after is not None else self._letter(samples)
+        letter = self._letter(samples)  # after a J or Z too: JAZZ draws a second Z
         if letter is not None:
             self._samples.clear()
             self._after, self._other = MOTION_LETTERS[letter], 0

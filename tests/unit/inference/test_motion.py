@@ -159,6 +159,23 @@ def test_tracker_types_j_and_z_from_real_hands_moved_along_their_paths(
         assert states[-1].after_motion  # the hold that ends the motion is the letter's
 
 
+def test_a_second_z_drawn_types_a_second_z(detector: HandDetector, massey_root: Path) -> None:
+    """JAZZ: the hand keeps the index shape between the two Zs; each drawing types one."""
+    from asl_core.inference.motion import hand_scale_px
+
+    hand = detect_photo(detector, massey_finder(massey_root)("D"))
+    scale = hand_scale_px(hand)
+    tracker = MotionTracker()
+    offsets = [point_along(Z_PATH, i / 17) for i in range(18)]
+    still = [Z_PATH[-1]] * 9  # 0.3 s held at the end of the first Z
+    second = [Z_PATH[-1] + point_along(Z_PATH, i / 17) for i in range(18)]
+    letters = [
+        tracker.update(index / 30, moved(hand, offset * scale)).letter
+        for index, offset in enumerate([*offsets, *still, *second])
+    ]
+    assert [letter for letter in letters if letter] == ["Z", "Z"]
+
+
 @pytest.mark.parametrize("letter", ["D", "P", "X", "I", "1"])
 def test_tracker_never_types_from_a_still_hand(
     detector: HandDetector, massey_root: Path, letter: str
