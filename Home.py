@@ -160,8 +160,10 @@ def show_tips() -> None:
     st.subheader("How to sign for best results")
     st.markdown(
         "- A **plain background** and good light; the **whole hand** in the frame.\n"
-        "- **Face your palm to the camera**, as in the training photos.\n"
-        "- Sign with your **right hand**, or switch on *left-handed* / the mirrored reading.\n"
+        "- **Face your palm to the camera** where the sign allows: the hand finder sees a hand "
+        "turned edge-on less well.\n"
+        "- **Either hand**: the shipped model reads left and right hands alike (for other "
+        "models, switch on *left-handed*).\n"
         "- Live: **hold each letter about a second**.\n"
         "- **O/0, V/2 and W/6 are the same handshape**: choose letters only or digits only "
         "when you know which you are signing."

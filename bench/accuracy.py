@@ -11,7 +11,7 @@ over its people under the two answer rules (any class; the photo's own group: le
 digits), the calibrated threshold that makes accepted answers 95% right with its coverage, and
 the accuracy when the held-out hands are turned in 3-D by up to 30 and 60 degrees. `--lodo`
 adds leave-one-dataset-out (train on two sets, test on the third: one run per dataset).
-`--reuse CONFIG=GROUP` reads an earlier lopo group instead of training again.
+`--reuse CONFIG=LOPO_GROUP[,LODO_GROUP]` reads earlier runs instead of training again.
 
 Prints the table and writes bench/results/accuracy.json. Several hours on 2 busy cores for two
 candidates with --lodo (each fold trains a model); minutes with --reuse.
@@ -34,7 +34,7 @@ DATASETS = ("massey36", "grassknoted_letters", "aslhg")
 def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--candidate", action="append", required=True, metavar="CONFIG")
-    parser.add_argument("--reuse", action="append", default=[], metavar="CONFIG=GROUP")
+    parser.add_argument("--reuse", action="append", default=[], metavar="CONFIG=GROUP[,GROUP]")
     parser.add_argument("--lodo", action="store_true", help="also leave one dataset out")
     parser.add_argument("--folds", type=int, help="people folds (default: the config's)")
     parser.add_argument("--runs-dir", type=Path, help="default: $ASL_RUNS_DIR or runs/")
@@ -60,9 +60,15 @@ def lopo_runs(config: str, group: str | None, args: argparse.Namespace, root: Pa
     return [Path(run["run_dir"]) for run in record["runs"]]
 
 
-def lodo_runs(config: str, args: argparse.Namespace, root: Path) -> dict[str, Path]:
+def lodo_runs(
+    config: str, group: str | None, args: argparse.Namespace, root: Path
+) -> dict[str, Path]:
     from asl_core.training.config import load_config
     from asl_core.training.fit import fit
+    from training.heldout import lodo_run_dirs
+
+    if group:
+        return lodo_run_dirs(root / group)
 
     group = f"accuracy-lodo-{Path(config).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     runs = {}
@@ -74,10 +80,11 @@ def lodo_runs(config: str, args: argparse.Namespace, root: Path) -> dict[str, Pa
     return runs
 
 
-def measure(config: str, group: str | None, args: argparse.Namespace, root: Path) -> dict:
+def measure(config: str, reuse: str | None, args: argparse.Namespace, root: Path) -> dict:
     from training import heldout
 
-    runs = lopo_runs(config, group, args, root)
+    lopo_group, _, lodo_group = (reuse or "").partition(",")
+    runs = lopo_runs(config, lopo_group or None, args, root)
     readings = heldout.read_runs(runs)
     calibration = heldout.calibrate(readings, args.target, f"lopo, {len(runs)} folds")
     summary = heldout.summarise(
@@ -93,8 +100,9 @@ def measure(config: str, group: str | None, args: argparse.Namespace, root: Path
     }
     if args.lodo:
         result["lodo"] = {}
-        for dataset, run in lodo_runs(config, args, root).items():
+        for dataset, run in lodo_runs(config, lodo_group or None, args, root).items():
             result["lodo"][dataset] = heldout.summarise(heldout.read_runs([run]))["overall"]
+            result["lodo_group"] = run.parent.name
     return result
 
 

@@ -3,15 +3,17 @@
 Every run of `python -m training.kfold --split lopo` tested on the photos of the people its
 fold held out (and a `lodo` run on a whole dataset). `read_runs` reads those photos again with
 each run's checkpoint, from the MediaPipe feature cache, exactly as the `Predictor` reads a
-photo: the hand as detected and the other hand (the landmark vector mirrored), the more
-confident reading kept, J and Z never answered (`asl_core.inference.answers`), a photo with
-no hand wrong. From those readings:
+photo: the landmark vector once (a hand labelled "Right" mirrored onto the right hand), J and
+Z never answered (`asl_core.inference.answers`), a photo with no hand wrong. From those
+readings:
 
 - `summarise`: per person, per dataset (the mean over its people) and over all held-out
   people (each person counts once, whatever their number of photos), under two answer rules:
   `all` (any of the classes) and `group` (restricted to the photo's own group, letters or
   digits: the app's switch); plus `letters` and `digits` (the group rule on letter photos and
-  on digit photos), and, at a threshold, the accepted answers' accuracy and the coverage.
+  on digit photos; J and Z photos count as wrong, as a still photo never gets them) and
+  `still_letters` (the 24 letters signed without motion), and, at a threshold, the accepted
+  answers' accuracy and the coverage.
 - `calibrate`: the temperature (fitted on every held-out photo with a hand) and the threshold
   at which accepted answers are `target` right, each person weighted once
   (`asl_core.inference.calibration`).
@@ -38,9 +40,9 @@ RULES = ("all", "group")
 
 @dataclass
 class Readings:
-    """Held-out photos of one or more runs. logits (N, 2, classes): the detected hand and the
-    other hand (NaN where no hand was found); labels (N,) class indices; person and dataset
-    (N,) strings; run (N,) the run that held the photo out; vectors (N, 63) landmark vectors."""
+    """Held-out photos of one or more runs. logits (N, classes), NaN where no hand was found;
+    labels (N,) class indices; person and dataset (N,) strings; run (N,) the run that held
+    the photo out; vectors (N, 63) landmark vectors."""
 
     class_names: list[str]
     logits: np.ndarray
@@ -87,7 +89,6 @@ def read_runs(run_dirs: Sequence[str | Path]) -> Readings:
     """Read every run's held-out photos with its checkpoint (landmark models only)."""
     from asl_core.data.features import extract_features
     from asl_core.models.checkpoint import load_checkpoint
-    from asl_core.vision.views import mirror_landmark_vector
 
     parts: list[dict[str, Any]] = []
     class_names: list[str] | None = None
@@ -103,13 +104,10 @@ def read_runs(run_dirs: Sequence[str | Path]) -> Readings:
             raise ValueError(f"{run_dir.name} answers other classes than the first run")
         test = _test_samples(run_dir)
         table = extract_features(test, progress=False)
-        logits = np.full((len(test), 2, len(names)), np.nan)
+        logits = np.full((len(test), len(names)), np.nan)
         found = np.flatnonzero(table.has_hand)
         if len(found):
-            vectors = table.landmarks[found]
-            model = loaded.model.eval()
-            logits[found, 0] = _logits(model, spec, vectors)
-            logits[found, 1] = _logits(model, spec, mirror_landmark_vector(vectors))
+            logits[found] = _logits(loaded.model.eval(), spec, table.landmarks[found])
         index = {name: i for i, name in enumerate(names)}
         parts.append({
             "logits": logits,
@@ -126,6 +124,16 @@ def read_runs(run_dirs: Sequence[str | Path]) -> Readings:
     return Readings(class_names, **joined)
 
 
+def lodo_run_dirs(group_dir: Path) -> dict[str, Path]:
+    """{test dataset: run folder} of the leave-one-dataset-out runs in a group folder."""
+    found = {}
+    for config_path in sorted(Path(group_dir).glob("*/config.json")):
+        split = json.loads(config_path.read_text(encoding="utf-8"))["split"]
+        if split["name"] == "lodo" and (config_path.parent / "checkpoint.json").exists():
+            found[split["params"]["test_dataset"]] = config_path.parent
+    return found
+
+
 def group_masks(class_names: Sequence[str], labels: np.ndarray) -> np.ndarray:
     """(N, classes) bool: the classes of each photo's own group (digits or letters)."""
     digit = np.array([name.isdigit() for name in class_names])
@@ -137,9 +145,9 @@ def answer(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(answer index, confidence, accepted-able) per photo, as the Predictor answers.
 
-    rule "all" answers any class; "group" only the photo's own group. The more confident of
-    the two readings is kept, J and Z are never answered, and an answer whose best reading
-    was J or Z cannot be accepted. No hand: index -1, confidence -1.
+    rule "all" answers any class; "group" only the photo's own group. J and Z are never
+    answered, and an answer whose best reading was J or Z cannot be accepted. No hand:
+    index -1, confidence -1.
     """
     from asl_core.inference.answers import still_answers
     from asl_core.inference.calibration import softmax
@@ -156,13 +164,8 @@ def answer(
     allowed = np.ones((len(found), len(readings.class_names)), dtype=bool)
     if rule == "group":
         allowed = group_masks(readings.class_names, readings.labels[found])
-    probs = []
-    for side in (0, 1):
-        logits = np.where(allowed, readings.logits[found, side] / temperature, -np.inf)
-        probs.append(softmax(logits))
-    pick = probs[1].max(axis=1) > probs[0].max(axis=1)
-    chosen = np.where(pick[:, None], probs[1], probs[0])
-    got, conf, motion_like = still_answers(chosen, readings.class_names)
+    probs = softmax(np.where(allowed, readings.logits[found] / temperature, -np.inf))
+    got, conf, motion_like = still_answers(probs, readings.class_names)
     index[found], confidence[found], acceptable[found] = got, conf, ~motion_like
     return index, confidence, acceptable
 
@@ -183,9 +186,11 @@ def summarise(
 ) -> dict[str, Any]:
     """Per-person, per-dataset and overall accuracy (module doc); at `threshold`, accepted
     answers' accuracy and coverage per rule (each person weighted once)."""
+    from asl_core.inference.answers import motion_mask
     from asl_core.inference.calibration import accepted_at
 
     digit = np.array([readings.class_names[i].isdigit() for i in readings.labels])
+    motion = motion_mask(readings.class_names)[readings.labels]
     correct = {}
     answers = {}
     for rule in RULES:
@@ -205,8 +210,10 @@ def summarise(
         letters, digits = rows & ~digit, rows & digit
         row["letters"] = float(correct["group"][letters].mean()) if letters.any() else None
         row["digits"] = float(correct["group"][digits].mean()) if digits.any() else None
+        still = letters & ~motion
+        row["still_letters"] = float(correct["group"][still].mean()) if still.any() else None
         per_person[person] = row
-    metrics = (*RULES, "letters", "digits")
+    metrics = (*RULES, "letters", "digits", "still_letters")
 
     def means(people: list[dict[str, Any]]) -> dict[str, Any]:
         out: dict[str, Any] = {"people": len(people), "photos": sum(p["photos"] for p in people)}
@@ -244,13 +251,13 @@ def summarise(
 
 
 def calibrate(readings: Readings, target: float = 0.95, fitted_on: str = "") -> Any:
-    """Temperature (on the detected-hand readings of every held-out photo with a hand) and
-    the threshold at which "all"-rule accepted answers are `target` right, people weighted
-    once. Returns `asl_core.inference.calibration.Calibration`."""
+    """Temperature (on every held-out photo with a hand) and the threshold at which "all"-rule
+    accepted answers are `target` right, people weighted once. Returns
+    `asl_core.inference.calibration.Calibration`."""
     from asl_core.inference.calibration import Calibration, choose_threshold, fit_temperature
 
     found = readings.has_hand
-    temperature = fit_temperature(readings.logits[found, 0], readings.labels[found])
+    temperature = fit_temperature(readings.logits[found], readings.labels[found])
     index, confidence, acceptable = answer(readings, "all", temperature)
     scored = np.where(acceptable, confidence, -1.0)
     threshold, accuracy, coverage = choose_threshold(
@@ -268,12 +275,16 @@ def calibrate(readings: Readings, target: float = 0.95, fitted_on: str = "") -> 
 
 
 def confusions(readings: Readings, temperature: float = 1.0) -> Counter[tuple[str, str]]:
-    """(true, answered) pair counts of the wrong group-rule answers (no-hand photos left out)."""
+    """(true, answered) pair counts of the wrong group-rule answers; no-hand photos and photos
+    of J and Z (never answered from a still, by design) are left out."""
+    from asl_core.inference.answers import motion_mask
+
     index, _, _ = answer(readings, "group", temperature)
     names = readings.class_names
+    motion = motion_mask(names)
     pairs: Counter[tuple[str, str]] = Counter()
     for truth, got in zip(readings.labels, index, strict=True):
-        if got >= 0 and got != truth:
+        if got >= 0 and got != truth and not motion[truth]:
             pairs[(names[truth], names[got])] += 1
     return pairs
 
@@ -284,7 +295,6 @@ def turned(readings: Readings, run_dirs: Sequence[str | Path], degrees: float) -
     (seeded). The landmarks are real; the turn is applied to them."""
     from asl_core.data.augment import euler_rotation
     from asl_core.models.checkpoint import load_checkpoint
-    from asl_core.vision.views import mirror_landmark_vector
 
     rng = np.random.default_rng(7)
     radians = np.radians(degrees)
@@ -300,8 +310,6 @@ def turned(readings: Readings, run_dirs: Sequence[str | Path], degrees: float) -
             x, y = rng.uniform(-radians, radians, 2)
             z = rng.uniform(-radians / 2, radians / 2)
             points[k] = points[k] @ euler_rotation(x, y, z).T
-        vectors = points.reshape(-1, 63)
-        turned_logits[rows, 0] = _logits(model, spec, vectors)
-        turned_logits[rows, 1] = _logits(model, spec, mirror_landmark_vector(vectors))
+        turned_logits[rows] = _logits(model, spec, points.reshape(-1, 63))
     copy = Readings(**{**readings.__dict__, "logits": turned_logits})
     return summarise(copy)["overall"]["group"]

@@ -53,6 +53,12 @@ def checkpoint_key(path: str | os.PathLike[str]) -> str:
 
 def describe_input(spec: InputSpec) -> str:
     """What the model reads, in words."""
+    if spec.representation == Representation.HANDFRAME:
+        return (
+            "the 21 hand landmarks MediaPipe finds, seen from the hand itself (positions in the "
+            "palm's own frame, how the palm is turned, distances and joint angles), so a hand "
+            "turned sideways reads as the same handshape"
+        )
     if spec.kind == "landmarks":
         return (
             "the 21 hand landmarks MediaPipe finds (x, y, z of each joint), "

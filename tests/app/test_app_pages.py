@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from asl_core.app.classify import NO_HAND_ADVICE
 from asl_core.app.model_catalog import DEFAULT_MODEL_NAME
-from asl_core.inference.predictor import default_model_path
+from asl_core.inference.predictor import DEFAULT_THRESHOLD, default_model_path
 from tests.helpers.files import (
     NON_IMAGE,
     grey_photo,
@@ -68,13 +68,13 @@ def test_home_renders_with_the_model(data_root: Path) -> None:
     app = AppTest.from_file("Home.py", default_timeout=TIMEOUT_S).run()
     assert not app.exception
     page = texts(app.markdown)
-    assert DEFAULT_MODEL_NAME in page and "landmark_mlp" in page
+    assert DEFAULT_MODEL_NAME in page and "handframe_mlp" in page
     assert "36 classes: digits 0-9 and letters A-Z" in page
     assert "face your palm to the camera" in page.lower()
-    # The shipped model card's accuracy table, unseen signers before the random split.
+    # The shipped model card's accuracy table, people it never saw before the random split.
     card = texts(app.markdown)
-    assert "leave-one-signer-out" in card and "random 70/15/15" in card
-    assert card.index("leave-one-signer-out") < card.index("random 70/15/15")
+    assert "Letters, by people it never saw" in card and "random split: optimistic" in card
+    assert card.index("people it never saw") < card.index("random split")
     links = [link.proto.page for link in app.get("page_link")]
     assert "Classify" in links
     # The skeletons of A, S and L, drawn from the dataset at runtime.
@@ -93,7 +93,7 @@ def test_real_photo_shows_the_right_letter(
     photo = massey_photo(massey_root, label, signer)
     upload(classify_page, (photo.name, photo.read_bytes()))
     assert big_answers(classify_page) == [label.upper()]
-    assert "confident (threshold 60%)" in texts(classify_page.caption)
+    assert f"confident (threshold {DEFAULT_THRESHOLD:.0%})" in texts(classify_page.caption)
     assert len(classify_page.get("plotly_chart")) == 1
     assert not classify_page.error
 

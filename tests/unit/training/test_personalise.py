@@ -157,7 +157,8 @@ def test_the_run_folder_is_a_run_the_app_lists(result: PersonaliseResult, runs_r
     assert len(read_metrics(run_dir)) == 30
     run = load_local_run(run_dir, runs_root)
     assert run.status == "finished" and not run.problems
-    assert run.split == "personalise" and run.model == "landmark_mlp"
+    shipped = load_checkpoint(default_model_path()).meta.architecture
+    assert run.split == "personalise" and run.model == shipped  # the base's architecture
     assert run.test_acc == result.own_after.accuracy
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["own_signs_before"] == result.own_before.accuracy
@@ -182,7 +183,7 @@ def test_the_personalised_model_reads_the_new_signs_by_an_unseen_signer(
 def test_transfer_weights_keeps_every_known_row(base_model: Path) -> None:
     base = load_checkpoint(base_model)
     names = ["0", *BASE_CLASSES, "NEW"]  # a new digit sorts first: rows move, weights follow
-    model = create_model("landmark_mlp", len(names), **base.meta.arch_kwargs)
+    model = create_model(base.meta.architecture, len(names), **base.meta.arch_kwargs)
     transfer_weights(base.model, BASE_CLASSES, model, names)
     old, new = base.model.state_dict(), model.state_dict()
     for key in old:

@@ -157,7 +157,9 @@ def test_init_checkpoint_copies_the_rows_of_shared_classes() -> None:
         else:
             assert torch.equal(new[key], old[key]), key
     other = config_from_dict({"model": "scratch_mlp", "init_checkpoint": config.init_checkpoint})
-    with pytest.raises(ConfigError, match="is a landmark_mlp, the config trains scratch_mlp"):
+    with pytest.raises(
+        ConfigError, match=f"is a {meta.architecture}, the config trains scratch_mlp"
+    ):
         load_initial_weights(create_model("scratch_mlp", 3), other, names)
 
 
