@@ -301,6 +301,10 @@ def show_comparison(runs: list[Run], on_page: list[Run]) -> None:
     elif kept != st.session_state[COMPARE_KEY]:
         st.session_state[COMPARE_KEY] = kept  # runs gone from the folder or filtered out
     chosen = st.multiselect("Compare runs", options, key=COMPARE_KEY)
+    if chosen:
+        # The picker's chips cut a name after about 16 characters and run names begin with
+        # their start time, so two runs of one sweep look the same there: name them in full.
+        st.caption("Comparing " + ", ".join(f"`{label}`" for label in chosen))
     selected = {label: labelled[label] for label in chosen}
     if not selected:
         st.info("Pick one or more runs to plot.")

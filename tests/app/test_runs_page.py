@@ -218,3 +218,23 @@ def test_open_on_the_classify_page_hands_over_the_checkpoint(
     assert not app.exception
     assert app.session_state["selected_checkpoint"] == str(checkpoint)
     assert "Training runs" not in [title.value for title in app.title]
+
+
+def test_the_picker_names_each_chosen_run_in_full(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two trials of a sweep started in the same second: the picker's chips cut a name after
+    # about 16 characters, so both chips read "20260101-120000-…".
+    names = [
+        "20260101-120000-landmark_mlp-random-trial1",
+        "20260101-120000-landmark_mlp-random-trial2",
+    ]
+    for name in names:
+        write_run(tmp_path / name)
+    monkeypatch.setenv("ASL_RUNS_DIR", str(tmp_path))
+    runs_module.clear_cache()
+    app = AppTest.from_file(PAGE, default_timeout=60).run()
+    widget(app.multiselect, "Compare runs").set_value(names).run()
+    assert not app.exception
+    comparing = [caption.value for caption in app.caption if caption.value.startswith("Comparing")]
+    assert comparing == [f"Comparing `{names[0]}`, `{names[1]}`"]
