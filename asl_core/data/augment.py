@@ -9,6 +9,14 @@ Images (the hand crop or the skeleton, RGB uint8 at the cache size):
   4.2 and 003) filled with black like the crops' own padding, and brightness/contrast jitter
   (seed 003 "lighting adjustments"). Colour jitter is off for skeletons: their colours name
   the fingers and are never lit differently.
+- Hand crops only, all off by default (`ImageTrainPreset`): `background`, the probability
+  that a crop whose background is free (a photo of a hand on black: the datasets named in
+  `background_datasets`, massey36) gets a new one: the near-black pixels connected to the
+  crop's border (`black_background_mask`, the affine's black fill included) become a random
+  colour, noise or a blurred random texture (`replace_background`), every other pixel is
+  kept; `saturation` and `hue` (torchvision ColorJitter semantics) beside brightness and
+  contrast; `blur`, the probability of a Gaussian blur of sigma up to `blur_sigma` pixels at
+  the model's size. Scale and crop jitter are the affine's `scale` and `translate`.
 - Horizontal flip is off by default (`hflip_prob: 0`). The Predictor sees one handedness:
   landmark vectors are mirrored onto it and images can be predicted on both the photo and its
   mirror (views.mirror_image), so a model need not learn both hands, and a flipped
@@ -70,9 +78,23 @@ class AugmentConfig:
     bone_jitter: float = 0.0
     spread_jitter: float = 0.0
     drop_point: float = 0.0
+    saturation: float = 0.0
+    hue: float = 0.0
+    blur: float = 0.0
+    blur_sigma: float = 1.5
+    background: float = 0.0
+    background_datasets: tuple[str, ...] = ("massey36",)
 
     def __post_init__(self) -> None:
         self.scale = (float(self.scale[0]), float(self.scale[1]))
+        self.background_datasets = tuple(str(name) for name in self.background_datasets)
+        for key in ("blur", "background"):
+            if not 0 <= getattr(self, key) <= 1:
+                raise ValueError(f"augmentation.{key} must be a probability in [0, 1]")
+        if not 0 <= self.hue <= 0.5:
+            raise ValueError("augmentation.hue must be in [0, 0.5] (a share of the colour circle)")
+        if self.saturation < 0 or self.blur_sigma <= 0:
+            raise ValueError("augmentation.saturation must be >= 0 and blur_sigma > 0 pixels")
         if not 0 < self.scale[0] <= self.scale[1]:
             raise ValueError("augmentation.scale must be (low, high) with 0 < low <= high")
         if not 0 <= self.hflip_prob <= 1:
@@ -100,6 +122,51 @@ def _as_array(image: np.ndarray | torch.Tensor) -> np.ndarray:
     if isinstance(image, torch.Tensor):  # CHW uint8 tensor
         return image.permute(1, 2, 0).numpy()
     return image
+
+
+BLACK_THRESHOLD = 40
+"""Largest channel value (0-255) of a background pixel in a photo of a hand on black: the
+Massey backgrounds are 0-25 after JPEG, the darkest skin in their crops about 60."""
+
+
+def black_background_mask(image: np.ndarray, threshold: int = BLACK_THRESHOLD) -> np.ndarray:
+    """(H, W) bool: the background of a hand on black in an HWC uint8 image.
+
+    The pixels whose every channel is <= `threshold` and that are connected (4-neighbours) to
+    the image border through such pixels: a dark crease inside the hand is not connected and
+    stays. Only meaningful for photos whose background is black (`background_datasets`).
+    """
+    dark = (image.max(axis=2) <= threshold).astype(np.uint8)
+    _, labels = cv2.connectedComponents(dark, connectivity=4)
+    border = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
+    touching = np.unique(border[border > 0])
+    return np.isin(labels, touching)
+
+
+def random_background(height: int, width: int) -> np.ndarray:
+    """(H, W, 3) uint8: one of a plain random colour, a random colour with pixel noise, or a
+    blurred random texture (random colours on a 2-8 cell grid, smoothly enlarged, with noise).
+    Uses torch's global RNG."""
+    kind = int(torch.randint(3, ()))
+    base = torch.randint(256, (3,)).numpy().astype(np.float32)
+    if kind == 0:
+        return np.broadcast_to(base.astype(np.uint8), (height, width, 3)).copy()
+    noise = torch.randn(height, width, 3).numpy() * float(torch.empty(()).uniform_(5, 40))
+    if kind == 1:
+        return np.clip(base + noise, 0, 255).astype(np.uint8)
+    cells = int(torch.randint(2, 9, ()))
+    grid = torch.randint(256, (cells, cells, 3)).numpy().astype(np.float32)
+    smooth = cv2.resize(grid, (width, height), interpolation=cv2.INTER_CUBIC)
+    return np.clip(smooth + noise * 0.5, 0, 255).astype(np.uint8)
+
+
+def replace_background(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """A copy of the HWC uint8 `image` whose `mask` pixels come from `random_background`;
+    every other pixel is unchanged."""
+    out = np.array(image, copy=True)
+    if mask.any():
+        out[mask] = random_background(*mask.shape)[mask]
+    return out
 
 
 class ImageEvalPreset:
@@ -135,12 +202,19 @@ class ImageTrainPreset:
     ) -> None:
         self.spec = spec
         self.config = config or AugmentConfig()
-        self.colour = colour and bool(self.config.brightness or self.config.contrast)
+        strengths = (self.config.brightness, self.config.contrast, self.config.saturation)
+        self.colour = colour and bool(any(strengths) or self.config.hue)
+        # Photo-like changes (background, blur) never apply to skeleton drawings either.
+        self.photo = colour
 
     def _uniform(self, low: float, high: float) -> float:
         return float(torch.empty(()).uniform_(low, high))
 
-    def __call__(self, image: np.ndarray | torch.Tensor) -> torch.Tensor:
+    def __call__(
+        self, image: np.ndarray | torch.Tensor, *, free_background: bool = False
+    ) -> torch.Tensor:
+        """`free_background`: the photo is a hand on black, whose background may be replaced
+        (`config.background`); the dataset says so (`AslDataset`'s `black_background`)."""
         config, size = self.config, self.spec.size
         pixels = resize_square(_as_array(image), size)
         if config.hflip_prob > 0 and self._uniform(0.0, 1.0) < config.hflip_prob:
@@ -161,16 +235,32 @@ class ImageTrainPreset:
                 borderMode=cv2.BORDER_CONSTANT,
                 borderValue=(0, 0, 0),
             )
+        replace = self.photo and free_background and config.background > 0
+        if replace and self._uniform(0.0, 1.0) < config.background:
+            pixels = replace_background(pixels, black_background_mask(pixels))
+        if self.colour and config.hue:
+            hsv = cv2.cvtColor(np.ascontiguousarray(pixels), cv2.COLOR_RGB2HSV)
+            shift = round(self._uniform(-config.hue, config.hue) * 180)  # OpenCV hue: 0-179
+            hsv[..., 0] = ((hsv[..., 0].astype(np.int16) + shift) % 180).astype(np.uint8)
+            pixels = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
         values = pixels.astype(np.float32) / 255.0
         if self.colour:
             # torchvision ColorJitter semantics: brightness scales, contrast blends with the
-            # mean grey level.
+            # mean grey level, saturation with each pixel's own grey level.
+            luma = np.array([0.299, 0.587, 0.114], np.float32)
             if config.brightness:
                 values = values * self._uniform(1 - config.brightness, 1 + config.brightness)
             if config.contrast:
-                grey = float((values @ np.array([0.299, 0.587, 0.114], np.float32)).mean())
+                grey = float((values @ luma).mean())
                 factor = self._uniform(1 - config.contrast, 1 + config.contrast)
                 values = (values - grey) * factor + grey
+            if config.saturation:
+                grey_pixels = (values @ luma)[..., None]
+                factor = self._uniform(max(0.0, 1 - config.saturation), 1 + config.saturation)
+                values = (values - grey_pixels) * factor + grey_pixels
+        if self.photo and config.blur and self._uniform(0.0, 1.0) < config.blur:
+            sigma = self._uniform(min(0.3, config.blur_sigma), config.blur_sigma)
+            values = cv2.GaussianBlur(values, (0, 0), sigma)
         # Back to 8-bit, like any photo, then the Predictor's conversion.
         pixels = np.clip(np.rint(values * 255.0), 0, 255).astype(np.uint8)
         return image_to_tensor(pixels, self.spec)
@@ -382,10 +472,15 @@ def describe(config: AugmentConfig, spec: InputSpec, representation: Representat
             applied["flip"] = bool(config.hflip_prob)
     else:
         keys = ("rotation", "scale", "translate", "hflip_prob")
-        # As ImageTrainPreset decides: never on skeletons, and off when both strengths are 0.
+        # As ImageTrainPreset decides: never on skeletons, and off when every strength is 0.
         skeleton = (representation or spec.representation) == Representation.SKELETON
-        colour = not skeleton and bool(config.brightness or config.contrast)
+        strengths = (config.brightness, config.contrast, config.saturation, config.hue)
+        colour = not skeleton and any(strengths)
         if colour:
-            keys = (*keys, "brightness", "contrast")
+            keys = (*keys, "brightness", "contrast", "saturation", "hue")
+        if not skeleton and config.blur:
+            keys = (*keys, "blur", "blur_sigma")
+        if not skeleton and config.background:
+            keys = (*keys, "background", "background_datasets")
         applied = {"space": "image", "colour_jitter": colour}
     return {"enabled": True, **applied, **{key: getattr(config, key) for key in keys}}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,6 +27,9 @@ class AslDataset(Dataset):
       still photo has no motion, so this is only for scoring a sequence model on single photos.
       Training and a run's evaluation feed it real consecutive video frames instead
       (`asl_core.data.sequences.SequenceDataset`).
+    `black_background` names the datasets whose photos are hands on black (massey36): their
+    images go to `transform` with `free_background=True` (background replacement in training,
+    `augment.ImageTrainPreset`); empty for evaluation.
     `has_input` is False for a photo in which MediaPipe found no hand; its input is zeros and
     the evaluation counts it as a wrong prediction. Training datasets leave those out.
 
@@ -46,8 +49,10 @@ class AslDataset(Dataset):
         representation: Representation | None = None,
         include_no_hand: bool = True,
         memory_budget_mb: float = 1024,
+        black_background: Collection[str] = (),
     ) -> None:
         self.table = table
+        self.black_background = frozenset(black_background)
         self.class_index = {name: i for i, name in enumerate(class_names)}
         self.spec = spec
         self.transform = transform
@@ -106,4 +111,6 @@ class AslDataset(Dataset):
         if self.spec.kind == "sequence":
             views = [self.transform(image) for _ in range(self.spec.sequence_length)]
             return torch.stack(views), label, True
+        if self.table.samples[index].dataset in self.black_background:
+            return self.transform(image, free_background=True), label, True
         return self.transform(image), label, True

@@ -37,6 +37,9 @@ def split_datasets(
     representation = spec.representation if spec.kind != "landmarks" else None
     train_tf = train_preset(spec, config.augmentation, representation)
     eval_tf = eval_preset(spec)
+    augmentation = config.augmentation
+    replaces = spec.kind == "image" and augmentation.enabled and augmentation.background > 0
+    black = augmentation.background_datasets if replaces else ()
     if spec.kind == "sequence":
         length = spec.sequence_length
         windows = {
@@ -48,8 +51,10 @@ def split_datasets(
             "val": SequenceDataset(table, windows["val"], class_names, spec, eval_tf),
             "test": SequenceDataset(table, windows["test"], class_names, spec, eval_tf),
         }  # fmt: skip
+    train = AslDataset(table, split.train, class_names, spec, train_tf, include_no_hand=False,
+                       black_background=black)  # fmt: skip
     return {
-        "train": AslDataset(table, split.train, class_names, spec, train_tf, include_no_hand=False),
+        "train": train,
         "val": AslDataset(table, split.val, class_names, spec, eval_tf),
         "test": AslDataset(table, split.test, class_names, spec, eval_tf),
     }
