@@ -38,6 +38,17 @@ from typing import Any
 
 from common import ROOT, print_table, write_json
 
+from asl_core.runs.format import (
+    CHECKPOINT_META_FILE,
+    CHECKPOINT_WEIGHTS_FILE,
+    CONFIG_FILE,
+    CONFUSION_DIR,
+    METRICS_FILE,
+    REPORT_FILE,
+    SUMMARY_FILE,
+    confusion_file,
+)
+
 LABELS = [str(digit) for digit in range(10)] + [chr(ord("A") + i) for i in range(26)]
 EPOCHS = 10
 PAGE = ROOT / "pages" / "3_Runs.py"
@@ -56,7 +67,7 @@ def make_runs(root: Path, count: int) -> None:
         stamp = f"2026{month:02d}{day:02d}-{index % 24:02d}{index % 60:02d}{index % 59:02d}"
         model = rng.choice(["landmark_mlp", "mobilenet_v2", "small_cnn"])
         folder = root / (group or "") / f"{stamp}-{model}-random-{index:05d}"
-        (folder / "confusion").mkdir(parents=True)
+        (folder / CONFUSION_DIR).mkdir(parents=True)
         lr = rng.choice([0.01, 0.003, 0.001])
         config = {
             "model": model,
@@ -67,7 +78,7 @@ def make_runs(root: Path, count: int) -> None:
             "seed": index,
             "group": group,
         }
-        (folder / "config.json").write_text(json.dumps(config))
+        (folder / CONFIG_FILE).write_text(json.dumps(config))
         rows = []
         for epoch in range(1, EPOCHS + 1):
             acc = 0.9 - 0.5 / epoch + rng.random() * 0.02
@@ -75,19 +86,19 @@ def make_runs(root: Path, count: int) -> None:
                          "train_acc": acc + 0.02, "val_loss": 1.2 / epoch, "val_acc": acc,
                          "val_precision": acc, "val_recall": acc, "val_f1": acc, "lr": lr,
                          "epoch_time_s": 1.5, "time": "2026-01-01T00:00:00+00:00"})  # fmt: skip
-        (folder / "metrics.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+        (folder / METRICS_FILE).write_text("".join(json.dumps(row) + "\n" for row in rows))
         summary = {"status": "finished", "epochs_done": EPOCHS, "best_val_acc": rows[-1]["val_acc"],
                    "test_acc": rows[-1]["val_acc"] - 0.01, "duration_s": 15.0}  # fmt: skip
-        (folder / "summary.json").write_text(json.dumps(summary))
-        (folder / "report.json").write_text(json.dumps(report))
-        (folder / "confusion" / "test.json").write_text(json.dumps(confusion))
+        (folder / SUMMARY_FILE).write_text(json.dumps(summary))
+        (folder / REPORT_FILE).write_text(json.dumps(report))
+        (folder / confusion_file(None, "test")).write_text(json.dumps(confusion))
         if index % 10 == 0:
-            (folder / "checkpoint.json").write_text(meta)
-            (folder / "checkpoint.safetensors").write_bytes(b"placeholder")
+            (folder / CHECKPOINT_META_FILE).write_text(meta)
+            (folder / CHECKPOINT_WEIGHTS_FILE).write_bytes(b"placeholder")
 
 
 def count_runs(root: Path) -> int:
-    return sum(1 for _ in root.rglob("metrics.jsonl"))
+    return sum(1 for _ in root.rglob(METRICS_FILE))
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -114,8 +125,8 @@ def bench_listing(root: Path) -> list[dict[str, Any]]:
     rows.append({"step": "list cold", "seconds": wall, "cpu_s": cpu, "runs": len(runs)})
     wall, cpu, _ = timed_cpu(source.list_runs)
     rows.append({"step": "list warm", "seconds": wall, "cpu_s": cpu, "runs": len(runs)})
-    summary = next(root.rglob("summary.json"))
-    temporary = summary.with_name(".summary.json.tmp")
+    summary = next(root.rglob(SUMMARY_FILE))
+    temporary = summary.with_name(f".{SUMMARY_FILE}.tmp")
     temporary.write_bytes(summary.read_bytes())
     os.replace(temporary, summary)  # a rewrite as the writer does it: by rename
     wall, cpu, _ = timed_cpu(source.list_runs)

@@ -41,6 +41,7 @@ from typing import Any
 
 from common import RESULTS, print_table, write_json
 
+from asl_core.runs.format import CHECKPOINT_META_FILE
 from asl_core.training.config import CONFIG_DIR
 
 
@@ -171,7 +172,7 @@ class Bench:
                   f"{experiment.stand_in}", file=sys.stderr)  # fmt: skip
             result = fit(load_config(None, sets), command=sys.argv)
             self.stand_ins[key] = {
-                "checkpoint": str(result.run_dir / "checkpoint.json"),
+                "checkpoint": str(result.run_dir / CHECKPOINT_META_FILE),
                 "model": base.model,
                 "arch_kwargs": base.arch_kwargs,
                 "overrides": sets,

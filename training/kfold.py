@@ -49,6 +49,7 @@ def _mean_std(values: list[float]) -> tuple[float | None, float | None]:
 def main(args: argparse.Namespace) -> dict[str, Any]:
     from asl_core.data.sources import load_datasets
     from asl_core.io.files import atomic_write_json
+    from asl_core.runs.format import KFOLD_FILE
     from asl_core.settings import runs_dir
     from asl_core.training.config import apply_updates, load_config
     from asl_core.training.fit import fit
@@ -102,9 +103,9 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
                 "test_no_hand": result.test.get("no_hand"),
             }
         )
-        atomic_write_json(root / "kfold.json", _summarise(record))
+        atomic_write_json(root / KFOLD_FILE, _summarise(record))
     record = _summarise(record)
-    atomic_write_json(root / "kfold.json", record)
+    atomic_write_json(root / KFOLD_FILE, record)
     label = "signer" if args.split == "loso" else "fold"
     rows = [{label: r["name"], **r} for r in record["runs"]]
     print(format_table(rows, (label, "best_val_acc", "test_acc", "test_f1", "test_count",
@@ -117,7 +118,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     if args.split == "loso" and stats.get("pooled_unseen_signer_acc") is not None:
         print(f"unseen-signer accuracy: mean over signers {stats['test_acc']['mean']:.4f}, "
               f"pooled over photos {stats['pooled_unseen_signer_acc']:.4f}")  # fmt: skip
-    print(f"\nwrote {root / 'kfold.json'}")
+    print(f"\nwrote {root / KFOLD_FILE}")
     return record
 
 

@@ -57,6 +57,7 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 
 def lopo_runs(args: argparse.Namespace, runs_dir: Path) -> list[Path]:
+    from asl_core.runs.format import KFOLD_FILE
     from training import kfold
 
     group = args.lopo_group
@@ -66,7 +67,7 @@ def lopo_runs(args: argparse.Namespace, runs_dir: Path) -> list[Path]:
             ["--config", args.config, "--split", "lopo", "--runs-dir", str(runs_dir),
              "--group", group, "--set", "progress=false"]
         ))  # fmt: skip
-    record = json.loads((runs_dir / group / "kfold.json").read_text())
+    record = json.loads((runs_dir / group / KFOLD_FILE).read_text())
     return [Path(run["run_dir"]) for run in record["runs"]]
 
 
@@ -207,6 +208,7 @@ def write_card(out: Path, card: dict[str, Any]) -> None:
 def main(args: argparse.Namespace) -> dict[str, Any]:
     from asl_core.io.files import atomic_write_json
     from asl_core.models.checkpoint import checkpoint_paths, read_meta
+    from asl_core.runs.format import CHECKPOINT_META_FILE, CONFIG_FILE, SUMMARY_FILE
     from asl_core.settings import data_dir, runs_dir
     from training import heldout
 
@@ -225,10 +227,10 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         for dataset, run in lodo_runs(args, root).items()
     }
     random_dir = run_random(args, root)
-    summary = json.loads((random_dir / "summary.json").read_text())
-    config = json.loads((random_dir / "config.json").read_text())
+    summary = json.loads((random_dir / SUMMARY_FILE).read_text())
+    config = json.loads((random_dir / CONFIG_FILE).read_text())
     photos = sorted((data_dir() / "massey36" / "images").glob("*/hand5_*_bot_seg_1_*.jpeg"))
-    checkpoint = random_dir / "checkpoint.json"
+    checkpoint = random_dir / CHECKPOINT_META_FILE
     meta = read_meta(checkpoint)
     card = {
         "architecture": meta.architecture,

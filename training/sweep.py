@@ -35,6 +35,7 @@ COLUMNS = ("rank", "trial", "params", "best_val_acc", "best_val_loss", "test_acc
 
 def main(args: argparse.Namespace) -> dict[str, Any]:
     from asl_core.io.files import atomic_write_json
+    from asl_core.runs.format import SWEEP_FILE
     from asl_core.settings import runs_dir
     from asl_core.training.config import (
         ConfigError,
@@ -100,12 +101,12 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
                 epochs=result.epochs_done,
             )
         record["trials"].append(trial)
-        atomic_write_json(root / "sweep.json", _ranked(record))
+        atomic_write_json(root / SWEEP_FILE, _ranked(record))
     record = _ranked(record)
-    atomic_write_json(root / "sweep.json", record)
+    atomic_write_json(root / SWEEP_FILE, record)
     rows = [{**t, "params": _short(t["params"])} for t in record["ranking"]]
     print(format_table(rows, COLUMNS))
-    print(f"\nwrote {root / 'sweep.json'}")
+    print(f"\nwrote {root / SWEEP_FILE}")
     return record
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from asl_core.app.classify import logger
 from asl_core.labels import DIGITS, LETTERS, ClassFilter, allowed_mask
 from asl_core.models.checkpoint import CheckpointError, CheckpointMeta, checkpoint_paths, read_meta
+from asl_core.runs.format import CHECKPOINT_META_FILE, CONFUSION_DIR, WANDB_DIR
 from asl_core.vision.spec import InputSpec, Representation
 
 DEFAULT_MODEL_NAME = "Shipped default model"
@@ -21,11 +22,8 @@ DEFAULT_MODEL_NAME = "Shipped default model"
 MODEL_CARD_NAME = "MODEL_CARD.md"
 
 
-CHECKPOINT_FILE = "checkpoint.json"
-
-
 # Folders under the runs folder that never hold a run's own checkpoint.
-SKIPPED_FOLDERS = frozenset({"wandb", "__pycache__", ".cache", "confusion", "node_modules"})
+SKIPPED_FOLDERS = frozenset({WANDB_DIR, CONFUSION_DIR, "__pycache__", ".cache", "node_modules"})
 
 
 @dataclass(frozen=True)
@@ -293,8 +291,8 @@ def _checkpoint_files(root: Path) -> Iterable[Path]:
     for folder, subfolders, files in os.walk(root):
         # Prune in place so os.walk does not descend into W&B's copies and the like.
         subfolders[:] = sorted(d for d in subfolders if d not in SKIPPED_FOLDERS)
-        if CHECKPOINT_FILE in files:
-            yield Path(folder) / CHECKPOINT_FILE
+        if CHECKPOINT_META_FILE in files:
+            yield Path(folder) / CHECKPOINT_META_FILE
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,9 @@ runs/[<group>/]<run_name>/
                      (asl_core.models.checkpoint)
   state.safetensors + state.json             STATE_*: resume state (asl_core.training)
   wandb/             WANDB_DIR: the W&B run (offline unless WANDB_MODE says otherwise)
+runs/<group>/sweep.json  SWEEP_FILE: a grid search's trials, best first (training.sweep)
+runs/<group>/kfold.json  KFOLD_FILE: a k-fold or leave-people-out group's folds and their mean
+                     and spread (training.kfold)
 
 Statuses: training writes one of WRITTEN_STATUSES into summary.json; a reader infers
 "incomplete" (INFERRED_STATUSES) for a run whose summary is missing or unreadable, or that says
@@ -76,6 +79,10 @@ STATE_WEIGHTS_FILE = "state.safetensors"
 
 
 WANDB_DIR = "wandb"
+
+
+SWEEP_FILE = "sweep.json"
+KFOLD_FILE = "kfold.json"
 
 
 # A folder holding either of these is a run folder (a run killed before its first epoch has

@@ -58,7 +58,14 @@ from asl_core.io.files import atomic_write_json
 from asl_core.io.progress import ProgressLine, format_seconds
 from asl_core.models.checkpoint import save_checkpoint
 from asl_core.models.registry import AslModel
-from asl_core.runs.format import epoch_row, now_iso, read_metrics
+from asl_core.runs.format import (
+    CHECKPOINT_WEIGHTS_FILE,
+    CONFIG_FILE,
+    SUMMARY_FILE,
+    epoch_row,
+    now_iso,
+    read_metrics,
+)
 from asl_core.runs.writer import RunLog, git_commit, make_run_name, unique_run_dir
 from asl_core.settings import REPO_ROOT, runs_dir
 from asl_core.training.config import ResumeError, TrainConfig, default_suffix, split_params
@@ -187,8 +194,8 @@ class _Run:
     def run(self) -> RunResult:
         with contextlib.ExitStack() as held:
             if self.resume_dir is not None:
-                if not (self.resume_dir / "config.json").is_file():
-                    raise ResumeError(f"{self.resume_dir} is not a run folder (no config.json)")
+                if not (self.resume_dir / CONFIG_FILE).is_file():
+                    raise ResumeError(f"{self.resume_dir} is not a run folder (no {CONFIG_FILE})")
                 if self.dist.is_main:  # one writer per run folder (RunBusyError otherwise)
                     held.enter_context(run_lock(self.resume_dir))
                 self.resume: ResumeState | None = ResumeState.read(self.resume_dir)
@@ -234,7 +241,7 @@ class _Run:
         if config.init_checkpoint and self.resume is None:
             self.init_record = load_initial_weights(model, config, names)
         elif self.resume is not None and self.resume_dir is not None:
-            previous = json.loads((self.resume_dir / "config.json").read_text(encoding="utf-8"))
+            previous = json.loads((self.resume_dir / CONFIG_FILE).read_text(encoding="utf-8"))
             self.init_record = previous.get("initialised_from")
         self.model = model.to(self.device)
         spec = self.model.input_spec
@@ -260,16 +267,16 @@ class _Run:
         if self.resume is not None:
             done = int(self.resume.info["epoch"])
             kept_rows = [r for r in read_metrics(self.run_dir) if int(r["epoch"]) <= done]
-            summary_path = self.run_dir / "summary.json"
+            summary_path = self.run_dir / SUMMARY_FILE
             if summary_path.is_file():
                 previous_summary = json.loads(summary_path.read_text(encoding="utf-8"))
                 previous_summary.pop("error", None)  # the crash this resume recovers from
         if self.dist.is_main:
             # A first config.json and a "running" summary before MediaPipe: the run browser
             # shows the run while features are extracted; rewritten with no-hand counts below.
-            atomic_write_json(self.run_dir / "config.json", self._config_json({}))
+            atomic_write_json(self.run_dir / CONFIG_FILE, self._config_json({}))
             atomic_write_json(
-                self.run_dir / "summary.json",
+                self.run_dir / SUMMARY_FILE,
                 {
                     **previous_summary,
                     "status": "running",
@@ -520,7 +527,7 @@ class _Run:
                     **self.record,
                 },
             )
-            checkpoint = self.run_dir / "checkpoint.safetensors"
+            checkpoint = self.run_dir / CHECKPOINT_WEIGHTS_FILE
         status = "stopped_early" if self.stopped_early else "finished"
         self.log.finish(
             status,

@@ -50,6 +50,7 @@ from asl_core.io.files import atomic_write_json
 from asl_core.labels import sort_labels
 from asl_core.models.checkpoint import CheckpointMeta, load_checkpoint
 from asl_core.models.registry import AslModel
+from asl_core.runs.format import CHECKPOINT_META_FILE
 from asl_core.training.compare import PersonaliseResult, Score, predicted_labels
 from asl_core.training.config import TrainConfig, config_from_dict
 from asl_core.training.fit import FitData, fit
@@ -224,7 +225,7 @@ def personalise(
             row["after"] += new == truth
         outcome["result"] = PersonaliseResult(
             run_dir=run_dir,
-            checkpoint=run_dir / "checkpoint.json",
+            checkpoint=run_dir / CHECKPOINT_META_FILE,
             base_model=base_path,
             class_names=names,
             new_classes=new_classes,

@@ -20,7 +20,7 @@ from safetensors.torch import load_file, save_file
 
 from asl_core.io.files import atomic_write_json
 from asl_core.models.registry import AslModel
-from asl_core.runs.format import now_iso
+from asl_core.runs.format import STATE_META_FILE, STATE_WEIGHTS_FILE, now_iso
 from asl_core.training.config import ResumeError
 
 RUN_LOCK = ".writer.lock"
@@ -165,11 +165,11 @@ def save_state(
         "rng": {"python": random.getstate(), "numpy": np.random.get_state()},
         "saved_at": now_iso(),
     }
-    weights = run_dir / "state.safetensors"
+    weights = run_dir / STATE_WEIGHTS_FILE
     tmp = weights.with_name(f".{weights.name}.tmp")
     save_file(tensors, str(tmp))
     os.replace(tmp, weights)
-    atomic_write_json(run_dir / "state.json", _json_safe(payload))
+    atomic_write_json(run_dir / STATE_META_FILE, _json_safe(payload))
 
 
 @dataclass
@@ -179,11 +179,12 @@ class ResumeState:
 
     @classmethod
     def read(cls, run_dir: Path) -> ResumeState:
-        meta, weights = run_dir / "state.json", run_dir / "state.safetensors"
+        meta, weights = run_dir / STATE_META_FILE, run_dir / STATE_WEIGHTS_FILE
         if not meta.is_file() or not weights.is_file():
             raise ResumeError(
-                f"{run_dir.name} has no resume state (state.json + state.safetensors): it "
-                "stopped before its first epoch finished; start it again instead"
+                f"{run_dir.name} has no resume state ({STATE_META_FILE} + "
+                f"{STATE_WEIGHTS_FILE}): it stopped before its first epoch finished; start it "
+                "again instead"
             )
         return cls(json.loads(meta.read_text(encoding="utf-8")), load_file(str(weights)))
 
