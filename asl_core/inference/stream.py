@@ -6,9 +6,11 @@ owns its MediaPipe tracker (video mode), its motion tracker and its speller; the
 a clip exactly, at any frame rate.
 
 Per frame: MediaPipe finds the hand; the model reads its handshape (J and Z left out: a still
-hand is never J or Z, see `still_reading`); `motion.MotionTracker` follows the fingertips
-(J and Z from their paths, and whether the hand is moving); `speller.Speller` smooths the
-readings over time and types (the rules, all in seconds, are in its module).
+hand is never J or Z, see `still_reading`); a reading below the threshold, or of a hand the
+photo path answers unsure whatever the confidence (`predictor.detection_doubt`: a hand under
+64 px; video mode has no tile retry), counts as no letter; `motion.MotionTracker` follows
+the fingertips (J and Z from their paths, and whether the hand is moving); `speller.Speller`
+smooths the readings over time and types (the rules, all in seconds, are in its module).
 
 Keeping up: the recogniser counts the frames it reads per second of video (`read_fps`).
 Below `NEEDED_READ_FPS` typing at two letters a second fails (each letter needs about four
@@ -30,7 +32,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from asl_core.inference.motion import MOTION_LETTERS, MotionState, MotionTracker
-from asl_core.inference.predictor import Prediction, Predictor
+from asl_core.inference.predictor import (
+    DEFAULT_THRESHOLD,
+    Prediction,
+    Predictor,
+    detection_doubt,
+)
 from asl_core.inference.speller import Speller, Vote
 from asl_core.labels import ClassFilter
 from asl_core.vision.hands import HandDetector
@@ -54,7 +61,7 @@ has been read: one slow moment (a model load, a busy second) is not a slow machi
 class StreamSettings:
     """What the live page's controls set. Times in seconds of video."""
 
-    threshold: float = 0.6
+    threshold: float = DEFAULT_THRESHOLD
     window_s: float = 0.25
     hold_s: float = 0.2
     gap_s: float = 1.0
@@ -76,6 +83,7 @@ class FrameResult:
     reading: str | None = None  # the frame's own best class, J and Z left out (still_reading)
     reading_confidence: float = 0.0  # below the threshold the speller gets no letter
     motion: MotionState | None = None
+    doubt: str | None = None  # why this hand's reading is unsure whatever its confidence
 
 
 @dataclass
@@ -261,7 +269,10 @@ class StreamRecognizer:
             self.timer.add(stage, value)
         start = time.perf_counter()
         reading, confidence = still_reading(prediction)
-        letter = reading if confidence >= s.threshold else None
+        # A hand the photo path answers unsure whatever the confidence (too small, or found
+        # only on a retry) types nothing either: the speller gets "no letter".
+        doubt = detection_doubt(det) if det is not None else None
+        letter = reading if confidence >= s.threshold and doubt is None else None
         with self._lock:
             motion = self.motion.update(now, det if s.classes != "digits" else None)
             committed = self.speller.update(
@@ -284,6 +295,7 @@ class StreamRecognizer:
             reading,
             confidence,
             motion,
+            doubt,
         )
         return self.last
 

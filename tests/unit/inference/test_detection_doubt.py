@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-import cv2
 import pytest
 
 from asl_core.inference.predictor import (
@@ -15,7 +14,7 @@ from asl_core.inference.predictor import (
     detection_doubt,
 )
 from asl_core.io.images import load_image
-from tests.helpers.photos import massey_photo
+from tests.helpers.photos import massey_photo, shrunk_hand
 
 
 @pytest.fixture(scope="module")
@@ -42,10 +41,7 @@ def test_a_hand_found_on_tiles_or_tiny_is_unsure(massey_root: Path, predictor: P
     assert not predictor.predict_detection(rgb, on_tiles).accepted
     # The same photo shrunk until the hand is well under SMALL_HAND_PX, on its own black
     # background (the palm detector wants context around a small hand).
-    factor = 0.7 * SMALL_HAND_PX / det.detected_side
-    shrunk = cv2.resize(rgb, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
-    border = (rgb.shape[0] - shrunk.shape[0]) // 2
-    small = cv2.copyMakeBorder(shrunk, border, border, border, border, cv2.BORDER_CONSTANT)
+    small = shrunk_hand(rgb, 0.7 * SMALL_HAND_PX / det.detected_side)
     tiny = predictor.detector.detect(small)
     assert tiny is not None
     assert tiny.detected_side < SMALL_HAND_PX

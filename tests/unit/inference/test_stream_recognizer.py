@@ -15,15 +15,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from asl_core.inference.predictor import ModelNotAvailable, Prediction, Predictor
+from asl_core.inference.predictor import (
+    SMALL_HAND_PX,
+    ModelNotAvailable,
+    Prediction,
+    Predictor,
+)
 from asl_core.inference.stream import (
     NEEDED_READ_FPS,
     StreamRecognizer,
     StreamSettings,
     still_reading,
 )
+from asl_core.io.images import load_image
 from asl_core.vision.views import mirror_image
 from tests.helpers.clips import ClipFrame, blank_frame, build_spelling_clip, massey_finder
+from tests.helpers.photos import massey_photo, shrunk_hand
 
 WORDS = "CAB HI"
 
@@ -208,6 +215,37 @@ def test_a_hand_held_still_never_types_j_or_z(
         text, _ = spell_clip(predictor, frames)
         typed.append(text)
     assert not any(letter in text for text in typed for letter in "JZ"), typed
+
+
+@pytest.mark.parametrize("letter", ["a", "w"])
+def test_a_hand_too_small_to_trust_types_nothing(
+    predictor: Predictor, massey_root: Path, letter: str
+) -> None:
+    """The photo path answers a hand under SMALL_HAND_PX unsure however sure the model is
+    (issue 14: 0.64 right); the stream types nothing from it either, and says why. The same
+    photo, near, is typed."""
+    rgb = load_image(massey_photo(massey_root, letter, "hand5"))
+    far = shrunk_hand(rgb, 0.17)  # hand about 50-60 px
+    typed = {}
+    for name, image in (("near", rgb), ("far", far)):
+        recognizer = StreamRecognizer(predictor, StreamSettings(classes="letters"))
+        try:
+            results = [recognizer.process(image, index / 15) for index in range(30)]
+        finally:
+            recognizer.close()
+        typed[name] = recognizer.text
+    assert typed == {"near": letter.upper(), "far": ""}
+    last = results[-1]
+    detection = last.prediction.detection
+    assert detection is not None and detection.detected_side < SMALL_HAND_PX
+    # The model is sure of the letter: only the rule keeps it from being typed ...
+    assert last.reading == letter.upper()
+    assert last.reading_confidence >= StreamSettings().threshold
+    assert last.doubt is not None and "small" in last.doubt
+    assert last.smoothed is None
+    # ... the rule the photo path applies to the same hand.
+    photo_answer = predictor.predict_detection(far, detection, classes="letters")
+    assert photo_answer.label == letter.upper() and not photo_answer.accepted
 
 
 def test_still_reading_leaves_j_and_z_out() -> None:
