@@ -18,6 +18,10 @@ readings:
   at which accepted answers are `target` right, each person weighted once
   (`asl_core.inference.calibration`).
 - `confusions`: the most frequent (true, answered) pairs under the group rule.
+- `ensemble`: the held-out photos read by two or more models (a landmark and an image model
+  on the same folds), their temperature-scaled probabilities averaged as the `Predictor`
+  averages an ensemble's; each person's temperatures fitted on the other people only
+  (`person_temperatures`).
 - `turned`: the same held-out landmarks turned in 3-D by up to a given angle, a measure of
   how much a hand turned away from the camera costs (MediaPipe's own misses on turned hands
   are not in it).
@@ -29,7 +33,7 @@ import json
 import statistics
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +46,10 @@ RULES = ("all", "group")
 class Readings:
     """Held-out photos of one or more runs. logits (N, classes), NaN where no hand was found;
     labels (N,) class indices; person and dataset (N,) strings; run (N,) the run that held
-    the photo out; vectors (N, 63) landmark vectors."""
+    the photo out; vectors (N, 63) landmark vectors. members: for an ensemble (`ensemble`),
+    each model's (logits (N, classes), temperature (N,), weight); its answers are the
+    weighted average of their probabilities, and `logits` the log of that average over all
+    classes."""
 
     class_names: list[str]
     logits: np.ndarray
@@ -52,6 +59,7 @@ class Readings:
     dataset: np.ndarray
     run: np.ndarray
     vectors: np.ndarray
+    members: list[tuple[np.ndarray, np.ndarray, float]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -85,29 +93,68 @@ def _logits(model: Any, spec: Any, vectors: np.ndarray) -> np.ndarray:
         return model(batch).double().numpy()
 
 
-def read_runs(run_dirs: Sequence[str | Path]) -> Readings:
-    """Read every run's held-out photos with its checkpoint (landmark models only)."""
+def _image_logits(model: Any, spec: Any, table: Any, rows: np.ndarray) -> np.ndarray:
+    """An image model's logits on the cached views (crop or skeleton) of `rows`, as fit()
+    evaluates them (`augment.eval_preset`), 64 at a time."""
+    import torch
+
+    from asl_core.data.augment import eval_preset
+
+    preset = eval_preset(spec)
+    out = []
+    with torch.inference_mode():
+        for start in range(0, len(rows), 64):
+            views = [table.image(i, spec.representation) for i in rows[start : start + 64]]
+            out.append(model(torch.stack([preset(v) for v in views])).double().numpy())
+    return np.concatenate(out)
+
+
+def _test_people(run_dir: Path) -> list[str]:
+    config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    return sorted(config["split"].get("test_people") or [])
+
+
+def read_runs(
+    run_dirs: Sequence[str | Path], photos_of: Sequence[str | Path] | None = None
+) -> Readings:
+    """Read every run's held-out photos with its checkpoint (landmark or image models).
+
+    photos_of: for each run, the run whose held-out photos to read instead of its own (an image
+    run trained on fewer photos per class reads every photo of its fold's people, those the
+    landmark run of the same fold read); both must have held out the same people.
+    """
     from asl_core.data.features import extract_features
     from asl_core.models.checkpoint import load_checkpoint
 
+    run_dirs = [Path(r) for r in run_dirs]
+    sources = [Path(r) for r in photos_of] if photos_of is not None else run_dirs
+    if len(sources) != len(run_dirs):
+        raise ValueError(f"{len(run_dirs)} runs but {len(sources)} runs to take photos from")
     parts: list[dict[str, Any]] = []
     class_names: list[str] | None = None
-    for run_dir in map(Path, run_dirs):
+    for run_dir, source in zip(run_dirs, sources, strict=True):
         loaded = load_checkpoint(run_dir / "checkpoint.json")
         spec = loaded.model.input_spec
-        if spec.kind != "landmarks":
-            raise ValueError(f"{run_dir.name}: held-out readings need a landmark model")
+        if spec.kind == "sequence":
+            raise ValueError(f"{run_dir.name}: held-out readings need a photo model")
+        if source != run_dir and _test_people(source) != _test_people(run_dir):
+            raise ValueError(
+                f"{run_dir.name} held out {_test_people(run_dir)}, {source.name} "
+                f"{_test_people(source)}: an ensemble needs the same people"
+            )
         names = list(loaded.meta.class_names)
         if class_names is None:
             class_names = names
         elif names != class_names:
             raise ValueError(f"{run_dir.name} answers other classes than the first run")
-        test = _test_samples(run_dir)
+        test = _test_samples(source)
         table = extract_features(test, progress=False)
         logits = np.full((len(test), len(names)), np.nan)
         found = np.flatnonzero(table.has_hand)
-        if len(found):
+        if len(found) and spec.kind == "landmarks":
             logits[found] = _logits(loaded.model.eval(), spec, table.landmarks[found])
+        elif len(found):
+            logits[found] = _image_logits(loaded.model.eval(), spec, table, found)
         index = {name: i for i, name in enumerate(names)}
         parts.append({
             "logits": logits,
@@ -164,7 +211,16 @@ def answer(
     allowed = np.ones((len(found), len(readings.class_names)), dtype=bool)
     if rule == "group":
         allowed = group_masks(readings.class_names, readings.labels[found])
-    probs = softmax(np.where(allowed, readings.logits[found] / temperature, -np.inf))
+    if readings.members:
+        # As Predictor.probabilities: each model's classes masked, then the average.
+        mixed = sum(
+            weight * softmax(np.where(allowed, logits[found] / own[found, None], -np.inf))
+            for logits, own, weight in readings.members
+        ) / sum(weight for _, _, weight in readings.members)  # fmt: skip
+        with np.errstate(divide="ignore"):
+            probs = softmax(np.log(mixed) / temperature)
+    else:
+        probs = softmax(np.where(allowed, readings.logits[found] / temperature, -np.inf))
     got, conf, motion_like = still_answers(probs, readings.class_names)
     index[found], confidence[found], acceptable[found] = got, conf, ~motion_like
     return index, confidence, acceptable
@@ -272,6 +328,55 @@ def calibrate(readings: Readings, target: float = 0.95, fitted_on: str = "") -> 
         count=int(found.sum()),
         fitted_on=fitted_on,
     )
+
+
+def person_temperatures(readings: Readings) -> np.ndarray:
+    """(N,) each photo's temperature, fitted (`fit_temperature`) on the held-out photos with a
+    hand of every OTHER person: a person's answers never use their own labels."""
+    from asl_core.inference.calibration import fit_temperature
+
+    out = np.ones(len(readings))
+    for person in set(readings.person):
+        rows = readings.person == person
+        others = ~rows & readings.has_hand
+        out[rows] = fit_temperature(readings.logits[others], readings.labels[others])
+    return out
+
+
+def ensemble(parts: Sequence[Readings], weights: Sequence[float] | None = None) -> Readings:
+    """The readings of several models of the same held-out photos, as one ensemble: each
+    model's probabilities at its `person_temperatures`, averaged with `weights` (default
+    equal, as the Predictor; fixed in advance, never fitted on held-out people).
+
+    Raises ValueError when the parts read different photos or classes.
+    """
+    first = parts[0]
+    for other in parts[1:]:
+        same = (
+            other.class_names == first.class_names
+            and np.array_equal(other.labels, first.labels)
+            and np.array_equal(other.person, first.person)
+            and np.array_equal(other.has_hand, first.has_hand)
+        )
+        if not same:
+            raise ValueError("an ensemble's readings must be of the same photos and classes")
+    weights = list(weights) if weights is not None else [1.0] * len(parts)
+    if len(weights) != len(parts) or min(weights) < 0 or sum(weights) <= 0:
+        raise ValueError(f"need {len(parts)} non-negative weights, got {weights}")
+    from asl_core.inference.calibration import softmax
+
+    members = [
+        (part.logits, person_temperatures(part), float(weight))
+        for part, weight in zip(parts, weights, strict=True)
+    ]
+    found = first.has_hand
+    probs = np.zeros_like(first.logits)
+    for logits, own, weight in members:
+        probs[found] += weight * softmax(logits[found] / own[found, None])
+    logits = np.full_like(first.logits, np.nan)
+    with np.errstate(divide="ignore"):
+        logits[found] = np.log(probs[found] / sum(weights))
+    return Readings(**{**first.__dict__, "logits": logits, "members": members})
 
 
 def confusions(readings: Readings, temperature: float = 1.0) -> Counter[tuple[str, str]]:

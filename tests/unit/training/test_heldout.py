@@ -6,7 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.heldout import Readings, answer, calibrate, confusions, summarise
+from training.heldout import (
+    Readings,
+    answer,
+    calibrate,
+    confusions,
+    ensemble,
+    person_temperatures,
+    summarise,
+)
 
 NAMES = ["0", "1", "I", "J", "O"]
 
@@ -68,3 +76,38 @@ def test_confusions_leave_out_motion_letters_and_calibration_runs() -> None:
     calibration = calibrate(data, target=0.9, fitted_on="toy")
     assert calibration.count == 5 and calibration.fitted_on == "toy"
     assert calibration.temperature > 0
+
+
+def test_a_persons_temperature_never_uses_their_own_labels() -> None:
+    data = readings()
+    before = person_temperatures(data)
+    changed = Readings(**{**data.__dict__, "labels": data.labels.copy()})
+    changed.labels[1] = NAMES.index("O")  # p1's "1" photo relabelled
+    after = person_temperatures(changed)
+    p1, p2 = data.person == "p1", data.person == "p2"
+    assert np.array_equal(before[p1], after[p1])  # fitted on p2's photos only
+    assert not np.array_equal(before[p2], after[p2])  # p2's is fitted on p1's, now changed
+
+
+def test_an_ensemble_averages_the_models_and_checks_they_read_the_same_photos() -> None:
+    data = readings()
+    alone, _, _ = answer(data, "all")
+    same, _, _ = answer(ensemble([data, data]), "all")
+    assert np.array_equal(same, alone)  # a model with itself answers as itself
+    # A second model sure that photo 0 is "0" (the first said O) outweighs the first there.
+    other = Readings(**{**data.__dict__, "logits": data.logits.copy()})
+    other.logits[0] = [9.0, 0, 0, 0, 0]
+    fused = ensemble([data, other])
+    index, _, _ = answer(fused, "all")
+    assert NAMES[index[0]] == "0" and np.array_equal(index[1:], alone[1:])
+    assert index[-1] == -1  # still no hand
+    # With all the weight on the first model, its answers come back.
+    only_first, _, _ = answer(ensemble([data, other], [1.0, 0.0]), "all")
+    assert np.array_equal(only_first, alone)
+    assert summarise(fused)["overall"]["all"] > summarise(data)["overall"]["all"]
+    shorter = Readings(**{k: v[:-1] if isinstance(v, np.ndarray) else v
+                          for k, v in data.__dict__.items()})  # fmt: skip
+    with pytest.raises(ValueError, match="same photos"):
+        ensemble([data, shorter])
+    with pytest.raises(ValueError, match="weights"):
+        ensemble([data, other], [1.0])
