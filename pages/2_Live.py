@@ -117,7 +117,7 @@ def live_session(choice: ModelChoice, settings: StreamSettings) -> LiveSession:
     session: LiveSession | None = st.session_state.get(SESSION_KEY)
     if session is None:
         with st.spinner("Starting the hand tracker…"):
-            session = LiveSession(predictor, settings, model_key=choice.key)
+            session = LiveSession(predictor, settings, model_key=choice.key, word_help=True)
         st.session_state[SESSION_KEY] = session
     session.use_model(predictor, choice.key)
     session.apply(settings)
@@ -207,6 +207,7 @@ def live_status(session: LiveSession, url: str | None, ice_configured: bool, pla
                 f"{size}Read {stats.read_fps:.1f} fps · "
                 f"{format_stage_ms(stats.stage_ms) or 'no frames yet'}"
                 f" · {stats.skipped} of {stats.frames} frames not read (a newer one came first)"
+                f" · longest pause between frames {stats.longest_pause_s:.2f} s"
             )
         elif stats.frames:
             st.caption(

@@ -62,6 +62,7 @@ class LiveStats:
     last_error: str | None
     speed_note: str | None = None  # this machine reads too few frames to type well
     lite: bool = False  # the lighter hand model was chosen for a slow machine
+    longest_pause_s: float = 0.0  # longest time between two frames reaching the callback
 
 
 class LiveFrameAdapter:
@@ -98,6 +99,7 @@ class LiveFrameAdapter:
         self._first_frame_at: float | None = None
         self._last_frame_at: float | None = None
         self._last_error: str | None = None
+        self._longest_pause_s = 0.0
         # MediaPipe's graph is freed with the session's adapter, not at interpreter exit.
         weakref.finalize(self, recognizer.close)
 
@@ -117,6 +119,9 @@ class LiveFrameAdapter:
             self._frame_size = (rgb.shape[1], rgb.shape[0])
             if self._first_frame_at is None:
                 self._first_frame_at = start
+            if self._last_frame_at is not None and start - self._last_frame_at < IDLE_STOP_S:
+                # (a longer pause is a stopped stream, not a stall)
+                self._longest_pause_s = max(self._longest_pause_s, start - self._last_frame_at)
             self._last_frame_at = start
             self._callback_rate.tick(start)
             if self._pending is not None:
@@ -220,6 +225,7 @@ class LiveFrameAdapter:
                 last_error=self._last_error,
                 speed_note=speed_note,
                 lite=self.recognizer.lite,
+                longest_pause_s=self._longest_pause_s,
             )
 
 
@@ -238,7 +244,16 @@ def to_video_frame(rgb: np.ndarray) -> Any:
 class LiveSession:
     """What one browser session keeps in `st.session_state`: its recogniser (own MediaPipe
     video tracker and smoothing window), the frame adapter around it and the connection watch.
-    The predictor (the models) is shared by all sessions."""
+    The predictor (the models) is shared by all sessions.
+
+    Everything the stream needs later is loaded here, before START (the page shows a spinner
+    meanwhile): MediaPipe's graph, and with `word_help` the English word list behind the
+    suggestions (`english_words`, 0.4-0.8 s, most of it one `json.loads` that holds the GIL).
+    Loaded on the first typed letter instead, it stopped the frame callback for two spells of
+    0.5 s right after the first letter, and the letters signed then were never read: the
+    first pass of the real-browser test lost the A (or the B) after the J, later passes did
+    not (frames recorded in Chromium, see tests/app/test_live.py).
+    """
 
     def __init__(
         self,
@@ -247,11 +262,14 @@ class LiveSession:
         *,
         model_key: str = "",
         recognizer: StreamRecognizer | None = None,
+        word_help: bool = False,
     ) -> None:
         self.recognizer = recognizer or StreamRecognizer(predictor, settings)
         # MediaPipe builds its graph on the first frame (0.2-0.3 s): do it now, before START,
         # so the first frames of the stream are read at full speed.
         self.recognizer.detector.detect(np.zeros((480, 640, 3), np.uint8))
+        if word_help:
+            english_words()  # once per process (cached); see the class doc
         self.adapter = LiveFrameAdapter(self.recognizer)
         self.watch = ConnectionWatch()
         self.model_key = model_key

@@ -36,6 +36,7 @@ from asl_core.app.live import (
 )
 from asl_core.inference.predictor import ModelNotAvailable, Prediction, Predictor
 from asl_core.inference.stream import FrameResult, StageTimer, StreamRecognizer, StreamSettings
+from asl_core.inference.words import english_words
 from asl_core.io.images import load_image
 from asl_core.vision.overlay import overlay_text
 from asl_core.vision.views import mirror_image
@@ -262,6 +263,21 @@ def test_the_reader_thread_stops_when_frames_stop(monkeypatch: pytest.MonkeyPatc
     adapter.close()
 
 
+def test_the_longest_pause_between_frames_is_measured() -> None:
+    """A stall of the server (the GIL held elsewhere) shows as a pause between frames reaching
+    the callback; a new stream after a stop is not a pause."""
+    now = [10.0]
+    adapter = LiveFrameAdapter(SlowRecognizer(0.0), clock=lambda: now[0])
+    try:
+        for moment in (10.0, 10.033, 10.6, 10.633, 30.0, 30.033):
+            now[0] = moment
+            adapter.process_rgb(numbered_frame(1))
+            assert adapter.wait_idle()
+    finally:
+        adapter.close()
+    assert adapter.stats().longest_pause_s == pytest.approx(0.567)
+
+
 def test_stage_timings_read_in_pipeline_order() -> None:
     text = format_stage_ms({"overlay": 1.0, "detect": 24.26, "model": 0.4})
     assert text == "detect 24.3 ms · model 0.4 ms · overlay 1.0 ms"
@@ -312,6 +328,20 @@ def live_session() -> LiveSession:
     except ModelNotAvailable as error:
         pytest.skip(str(error))
     return LiveSession(predictor, StreamSettings(classes="letters"))
+
+
+def test_the_word_list_is_loaded_before_start(live_session: LiveSession) -> None:
+    """Loaded on the first typed letter, the word list (one json.loads holding the GIL for
+    0.4-0.8 s) stopped the frame callback twice for 0.5 s right after the first letter: in
+    Chromium the first pass of the clip lost the letter after the J (frames recorded at the
+    callback: reads at 3.30 s, then 3.81 s, 3.89 s, then 4.40 s). The page's session loads it
+    before START; the practice page, which has no word help, does not pay for it."""
+    predictor = live_session.recognizer.predictor
+    english_words.cache_clear()
+    for word_help in (False, True):
+        session = LiveSession(predictor, StreamSettings(classes="letters"), word_help=word_help)
+        session.recognizer.close()
+        assert english_words.cache_info().currsize == int(word_help)
 
 
 def test_snapshot_reads_a_real_photo_and_adds_its_letter(
