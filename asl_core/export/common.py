@@ -56,6 +56,7 @@ from asl_core.models.checkpoint import CheckpointMeta
 from asl_core.models.onnx_model import (
     EXPORT_FORMAT,
     EXPORT_FORMAT_VERSION,
+    sign_export_record,
 )
 from asl_core.vision.spec import InputSpec
 
@@ -200,7 +201,8 @@ def export_record(
     calibration: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The JSON stored inside the exported file: the checkpoint's own metadata plus how it was
-    exported (so a model card or the app can tell an int8 file from its fp32 original)."""
+    exported (so a model card or the app can tell an int8 file from its fp32 original), and
+    its `content_sha256` (`asl_core.models.onnx_model.sign_export_record`)."""
     import onnx
     import onnxruntime
 
@@ -218,19 +220,21 @@ def export_record(
         export.update(opset=ONNX_OPSET, onnx=onnx.__version__, onnxruntime=onnxruntime.__version__)
     if calibration is not None:
         export["calibration"] = calibration
-    return {
-        "format": EXPORT_FORMAT,
-        "format_version": EXPORT_FORMAT_VERSION,
-        "architecture": meta.architecture,
-        "arch_kwargs": meta.arch_kwargs,
-        "num_classes": meta.num_classes,
-        "class_names": meta.class_names,
-        "input_spec": meta.input_spec.to_dict(),
-        "data": meta.data,
-        "metrics": meta.metrics,
-        "extra": extra,
-        "export": export,
-    }
+    return sign_export_record(
+        {
+            "format": EXPORT_FORMAT,
+            "format_version": EXPORT_FORMAT_VERSION,
+            "architecture": meta.architecture,
+            "arch_kwargs": meta.arch_kwargs,
+            "num_classes": meta.num_classes,
+            "class_names": meta.class_names,
+            "input_spec": meta.input_spec.to_dict(),
+            "data": meta.data,
+            "metrics": meta.metrics,
+            "extra": extra,
+            "export": export,
+        }
+    )
 
 
 def _walk_dicts(value: Any) -> Iterator[dict[str, Any]]:

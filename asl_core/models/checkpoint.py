@@ -25,7 +25,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -154,10 +154,11 @@ class CheckpointMeta:
         return record
 
 
-def content_sha256(record: Mapping[str, Any]) -> str:
-    """sha256 (hex) of the `SIGNED_KEYS` of a metadata record, as canonical JSON (sorted keys,
+def content_sha256(record: Mapping[str, Any], keys: Sequence[str] = SIGNED_KEYS) -> str:
+    """sha256 (hex) of the `keys` of a metadata record (a checkpoint's: `SIGNED_KEYS`; an
+    export's: `asl_core.models.onnx_model.EXPORT_SIGNED_KEYS`), as canonical JSON (sorted keys,
     no spaces, ASCII). Raises CheckpointError when they hold something JSON cannot write."""
-    signed = {key: record.get(key) for key in SIGNED_KEYS}
+    signed = {key: record.get(key) for key in keys}
     try:
         text = json.dumps(signed, sort_keys=True, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as error:

@@ -9,15 +9,19 @@ written beside it is the same record for people and tools that do not open the m
 ONNX is a protobuf description of a graph of standard operators: loading one runs no Python
 code, unlike a pickle or a TorchScript archive, so the app may load a user-provided `.onnx`.
 The metadata is checked before the model is used, as a checkpoint's is (its size and nesting,
-the class names, the input specification against the architecture's, the input shape against
-the input specification, the output width against the class count), one inference on an
-all-zero input must give finite logits (NaN weights are refused), and a file without the
-metadata is refused with the reason.
+its `content_sha256` over architecture, class names and input specification, so a hand-swapped
+class list is refused (version 1 records, made before it, load without it); the class names,
+the input specification against the architecture's, the input shape against the input
+specification, the output width against the class count), one inference on an all-zero input
+must give finite logits (NaN weights are refused), and a file without the metadata is refused
+with the reason. The checksum catches hand edits, it is not a signature (as a checkpoint's).
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +32,12 @@ from asl_core.models.checkpoint import (
     MAX_HEADER_BYTES,
     MAX_META_BYTES,
     MAX_WEIGHTS_BYTES,
+    SIGNED_KEYS,
     CheckpointError,
     CheckpointMeta,
     check_architecture,
     check_inference,
+    content_sha256,
     meta_from_dict,
     parse_json_bounded,
 )
@@ -40,7 +46,19 @@ from asl_core.vision.spec import InputSpec
 EXPORT_FORMAT = "asl-export"
 
 
-EXPORT_FORMAT_VERSION = 1
+EXPORT_FORMAT_VERSION = 2
+"""2 adds `content_sha256` and requires it; 1 (before it) still loads, unchecked, as version 1
+checkpoints do."""
+
+
+READABLE_EXPORT_VERSIONS = (1, EXPORT_FORMAT_VERSION)
+
+
+EXPORT_SIGNED_KEYS: tuple[str, ...] = tuple(key for key in SIGNED_KEYS if key != "weights_sha256")
+"""What an export record's `content_sha256` covers: a checkpoint's `SIGNED_KEYS` (format,
+version, architecture and its arguments, class names, input specification) but the weights
+checksum: the weights are in the exported file that holds the record. Data, metrics and how it
+was exported are left out, as in a checkpoint."""
 
 
 METADATA_KEY = "asl_checkpoint"
@@ -64,19 +82,49 @@ def sidecar_path(model_path: str | os.PathLike[str]) -> Path:
     return path.with_name(path.name + SIDECAR_SUFFIX)
 
 
+def sign_export_record(record: dict[str, Any]) -> dict[str, Any]:
+    """`record` as a reader will parse it (through JSON), with its `content_sha256` set."""
+    signed = json.loads(json.dumps(record))
+    signed["content_sha256"] = content_sha256(signed, EXPORT_SIGNED_KEYS)
+    return signed
+
+
+def _check_content(record: dict[str, Any], source: str) -> None:
+    """The content checksum present (from version 2 on) and matching the record."""
+    if record["format_version"] < 2:
+        return
+    value = record.get("content_sha256")
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9a-f]{64}", value):
+        raise OnnxModelError(
+            f"{source} lacks a valid content_sha256: the checksum is required, so an export "
+            "cannot be used unchecked. Export the checkpoint again (python -m training.export)."
+        )
+    if content_sha256(record, EXPORT_SIGNED_KEYS) != value:
+        covered = ", ".join(key for key in EXPORT_SIGNED_KEYS if key != "format")
+        raise OnnxModelError(
+            f"{source} was changed after it was exported: its {covered} do not match its "
+            "content_sha256. A hand-edited class list or input specification would make the "
+            "model answer wrongly; restore the file or export the checkpoint again "
+            "(python -m training.export)."
+        )
+
+
 def meta_from_export_record(record: Any, source: str) -> tuple[CheckpointMeta, dict[str, Any]]:
     """(CheckpointMeta, export details) from the JSON record an export carries.
 
-    `source` names where the record came from, for the error messages. The record is checked
-    as a checkpoint's metadata is, against its architecture too (built on the meta device).
+    `source` names where the record came from, for the error messages. The record's content
+    checksum is checked (version 2 on), then the record as a checkpoint's metadata is, against
+    its architecture too (built on the meta device).
     """
     if not isinstance(record, dict) or record.get("format") != EXPORT_FORMAT:
         raise OnnxModelError(f"{source} is not an ASL export record (no format {EXPORT_FORMAT!r})")
-    if record.get("format_version") != EXPORT_FORMAT_VERSION:
+    version = record.get("format_version")
+    if version not in READABLE_EXPORT_VERSIONS or isinstance(version, bool):
         raise OnnxModelError(
-            f"{source} has export format version {record.get('format_version')}; this version "
-            f"of asl_core reads version {EXPORT_FORMAT_VERSION}"
+            f"{source} has export format version {version}; this version of asl_core reads "
+            f"versions {', '.join(map(str, READABLE_EXPORT_VERSIONS))}"
         )
+    _check_content(record, source)
     meta = meta_from_dict(record, source, error=OnnxModelError)
     check_architecture(meta, source, error=OnnxModelError)
     export = record.get("export") if isinstance(record.get("export"), dict) else {}

@@ -4,6 +4,7 @@ each test tampers with an export of the shipped default model written in tmp_pat
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from asl_core.models.onnx_model import (
     OnnxModelError,
     read_sidecar,
     sidecar_path,
+    sign_export_record,
 )
 from tests.helpers.checkpoints import copy_shipped
 
@@ -38,18 +40,29 @@ def rewrite(exported: Path, target: Path, change: Callable[[onnx.ModelProto], No
     return target
 
 
-def edit_record(change: Callable[[dict[str, Any]], Any]) -> Callable[[onnx.ModelProto], None]:
+def edit_record(
+    change: Callable[[dict[str, Any]], Any], *, resign: bool = True
+) -> Callable[[onnx.ModelProto], None]:
     """An ONNX edit that changes the record inside (or replaces its text with what `change`
-    returns, when it returns a string)."""
+    returns, when it returns a string). `resign`: recompute its content_sha256, as a file
+    exported that way would carry it, so the test reaches the check after the checksum;
+    without it the edit is a hand edit."""
 
     def apply(model: onnx.ModelProto) -> None:
         for prop in model.metadata_props:
             if prop.key == METADATA_KEY:
                 record = json.loads(prop.value)
                 replaced = change(record)
+                if resign and not isinstance(replaced, str):
+                    record = sign_export_record(record)
                 prop.value = replaced if isinstance(replaced, str) else json.dumps(record)
 
     return apply
+
+
+def swap_first_two_classes(record: dict[str, Any]) -> None:
+    names = record["class_names"]
+    names[0], names[1] = names[1], names[0]
 
 
 def test_the_untouched_export_loads(exported: Path) -> None:
@@ -74,7 +87,8 @@ def test_an_input_spec_that_contradicts_the_architecture_is_refused(
 ) -> None:
     change = edit_record(lambda record: record["input_spec"].update(representation="crop"))
     bad = rewrite(exported, tmp_path / "spec.onnx", change)
-    with pytest.raises(OnnxModelError, match="input_spec contradicts landmark_mlp: repr"):
+    architecture = OnnxModel(exported).meta.architecture  # the shipped model's
+    with pytest.raises(OnnxModelError, match=f"input_spec contradicts {architecture}: repr"):
         OnnxModel(bad)
 
 
@@ -88,7 +102,8 @@ def test_deeply_nested_metadata_is_refused(exported: Path, tmp_path: Path) -> No
 def test_huge_sizes_are_refused_before_anything_is_built(exported: Path, tmp_path: Path) -> None:
     change = edit_record(lambda record: record["arch_kwargs"].update(hidden=[20000, 20000]))
     bad = rewrite(exported, tmp_path / "huge.onnx", change)
-    with pytest.raises(OnnxModelError, match=r"describes a landmark_mlp of 1\.6 GB"):
+    architecture = OnnxModel(exported).meta.architecture
+    with pytest.raises(OnnxModelError, match=rf"describes a {architecture} of 1\.6 GB"):
         OnnxModel(bad)
 
 
@@ -105,3 +120,45 @@ def test_the_sidecar_gets_the_same_checks(exported: Path, tmp_path: Path) -> Non
     sidecar_path(copy).write_text(" " * (2 << 20))
     with pytest.raises(OnnxModelError, match="over 1,048,576 bytes"):
         read_sidecar(copy)
+
+
+def test_the_export_record_carries_a_content_checksum(exported: Path) -> None:
+    model = onnx.load(str(exported))
+    embedded = next(prop.value for prop in model.metadata_props if prop.key == METADATA_KEY)
+    for record in (json.loads(embedded), json.loads(sidecar_path(exported).read_text())):
+        assert record["format_version"] == 2
+        assert re.fullmatch(r"[0-9a-f]{64}", record["content_sha256"])
+
+
+def test_swapped_class_names_are_refused(exported: Path, tmp_path: Path) -> None:
+    change = edit_record(swap_first_two_classes, resign=False)
+    bad = rewrite(exported, tmp_path / "swapped.onnx", change)
+    with pytest.raises(OnnxModelError, match=r"swapped\.onnx .* was changed after it was exported"):
+        OnnxModel(bad)
+    copy = tmp_path / "sidecar.onnx"
+    copy.write_bytes(exported.read_bytes())
+    sidecar = json.loads(sidecar_path(exported).read_text())
+    swap_first_two_classes(sidecar)
+    sidecar_path(copy).write_text(json.dumps(sidecar))
+    with pytest.raises(OnnxModelError, match="class_names, input_spec do not match"):
+        read_sidecar(copy)
+
+
+def test_a_version_1_record_without_the_checksum_still_loads(
+    exported: Path, tmp_path: Path
+) -> None:
+    """Exports made before version 2 carry no content_sha256 (as version 1 checkpoints)."""
+
+    def downgrade(record: dict[str, Any]) -> None:
+        record["format_version"] = 1
+        record.pop("content_sha256")
+
+    old = rewrite(exported, tmp_path / "v1.onnx", edit_record(downgrade, resign=False))
+    assert OnnxModel(old).meta.class_names == OnnxModel(exported).meta.class_names
+
+    def unsign(record: dict[str, Any]) -> None:
+        del record["content_sha256"]
+
+    unsigned = rewrite(exported, tmp_path / "unsigned.onnx", edit_record(unsign, resign=False))
+    with pytest.raises(OnnxModelError, match="lacks a valid content_sha256"):
+        OnnxModel(unsigned)
