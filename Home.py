@@ -164,7 +164,8 @@ def show_tips() -> None:
         "turned edge-on less well.\n"
         "- **Either hand**: the shipped model reads left and right hands alike (for other "
         "models, switch on *left-handed*).\n"
-        "- Live: **hold each letter about a second**.\n"
+        "- Live: **show each letter with the hand still for a moment** (two letters a second "
+        "work); bounce the hand a little for a double letter; draw J and Z in the air.\n"
         "- **O/0, V/2 and W/6 are the same handshape**: choose letters only or digits only "
         "when you know which you are signing."
     )

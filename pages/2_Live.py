@@ -32,6 +32,7 @@ with st.spinner("Starting the recogniser…"):
         letter_readout,
         read_snapshot,
         settings_from_controls,
+        signing_help,
         text_download_name,
     )
     from asl_core.app.model_catalog import ModelChoice, class_filter_problem
@@ -57,7 +58,8 @@ def sidebar() -> tuple[ModelChoice, StreamSettings]:
             1.0,
             DEFAULT_THRESHOLD,
             0.05,
-            help="Readings below it count as 'no letter' and never type anything.",
+            help="Readings below it count as 'no letter' and never type anything (so do hands "
+            "too small to read reliably, under 64 pixels: come closer).",
         )
         window_s = st.slider(
             "Smoothing window (seconds)",
@@ -75,9 +77,10 @@ def sidebar() -> tuple[ModelChoice, StreamSettings]:
             2.0,
             defaults.hold_s,
             0.05,
-            help="How long a letter must stay steady, hand still, before it is typed. For a "
-            "double letter (the LL of HELLO) bounce or slide the hand a little, or drop it "
-            "briefly, and hold again.",
+            help="How long a letter must stay steady, hand still, before it is typed (0.2 s: "
+            "two letters a second work). For a double letter (the LL of HELLO) bounce or "
+            "slide the hand a little, or drop it briefly, and hold again. J and Z are typed "
+            "from the motion of drawing them, not from a hold.",
         )
         mirror = st.toggle(
             "Mirrored preview", value=defaults.mirror_preview, help="Show the video like a mirror."
@@ -238,10 +241,7 @@ def live_mode(session: LiveSession, url: str | None) -> None:
             rtc_configuration=configuration,
             async_processing=True,
         )
-        st.caption(
-            "Press START and allow the camera. Hold each letter steady for about a second; drop "
-            "your hand for a moment to type a space."
-        )
+        st.caption(signing_help(session.recognizer.settings))
     session.watch.observe(
         playing=ctx.state.playing, signalling=ctx.state.signalling, now=time.monotonic()
     )

@@ -312,6 +312,22 @@ document.getElementById("speak").addEventListener("click", () => {{
 </script>"""
 
 
+def signing_help(settings: StreamSettings) -> str:
+    """The caption under the video: how to sign so that the speller's rules type it
+    (`asl_core.inference.speller`, all in seconds), with the sidebar's current seconds.
+
+    A letter is typed once it has won the vote (about half the smoothing window) and stayed,
+    hand still, for the hold: about 0.3 s with the defaults, so two letters a second work."""
+    shown_s = settings.hold_s + settings.window_s / 2
+    return (
+        "Press START and allow the camera. Show each letter with your hand still for a moment "
+        f"(about {shown_s:.1f} s is enough: two letters a second work). For a double letter "
+        "(the LL of HELLO), bounce or slide your hand a little and hold it again. J and Z are "
+        "drawn in the air: J with the little finger (the I handshape), Z with the index "
+        f"finger. Lower your hand for about {settings.gap_s:g} s to type a space."
+    )
+
+
 def text_download_name() -> str:
     return f"asl-text-{time.strftime('%Y%m%d-%H%M%S')}.txt"
 
@@ -402,6 +418,8 @@ def letter_readout(
         letter = overlay_text(last.smoothed, None, accepted=True)
         return LetterReadout(letter, f"{last.smoothed_confidence:.0%} sure")
     letter = overlay_text(last.reading, None, accepted=False)
+    if last.doubt:  # typed never, however sure (the photo path answers it unsure too)
+        return LetterReadout(letter, f"{last.reading_confidence:.0%}, unsure: {last.doubt}")
     state = "settling" if last.reading_confidence >= threshold else "below the threshold"
     return LetterReadout(letter, f"{last.reading_confidence:.0%}, {state}")
 

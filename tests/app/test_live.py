@@ -33,6 +33,7 @@ from asl_core.app.live import (
     format_stage_ms,
     letter_readout,
     read_snapshot,
+    signing_help,
 )
 from asl_core.inference.predictor import ModelNotAvailable, Prediction, Predictor
 from asl_core.inference.stream import FrameResult, StageTimer, StreamRecognizer, StreamSettings
@@ -492,6 +493,26 @@ def test_the_panel_says_what_the_video_overlay_says(
     assert (readout.letter, readout.detail) == (letter, detail)
     percent = detail.split()[0].rstrip(",")
     assert drawn == [f"{readout.letter} {percent}"]  # the video shows the same letter and %
+
+
+def test_a_hand_too_small_to_trust_is_unsure_in_the_panel() -> None:
+    prediction = Prediction(label="A", confidence=0.99, accepted=False, hand=True)
+    doubt = "the hand is small (50 px, reliable from 64 px)"
+    last = FrameResult(prediction, None, 0.0, None, "", "A", 0.99, doubt=doubt)
+    assert letter_readout(last, threshold=0.72) == LetterReadout("A?", f"99%, unsure: {doubt}")
+
+
+def test_signing_help_follows_the_speller_settings() -> None:
+    """The caption under the video says what the time-based rules do: letters at two a
+    second, double letters by a bounce, J and Z by motion, the space after gap_s."""
+    default = signing_help(StreamSettings())
+    assert "about 0.3 s" in default and "two letters a second" in default
+    assert "double letter" in default and "bounce" in default
+    assert "J and Z are drawn in the air" in default
+    assert "about 1 s to type a space" in default
+    assert "about a second;" not in default  # the old frame-count advice
+    slow = signing_help(StreamSettings(hold_s=1.0, window_s=0.5, gap_s=2.0))
+    assert "about 1.2 s" in slow and "about 2 s to type a space" in slow
 
 
 def test_readouts_say_the_video_stopped_instead_of_freezing() -> None:

@@ -15,7 +15,7 @@ from unittest import mock
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from asl_core.app.live import LiveSession
+from asl_core.app.live import LiveSession, signing_help
 from asl_core.settings import REPO_ROOT
 
 PAGE = str(REPO_ROOT / "pages" / "2_Live.py")
@@ -67,6 +67,15 @@ def test_page_shows_video_controls_and_text_panel(app: AppTest) -> None:
     assert labels(app.get("download_button")) == ["Download"]
     assert labels(app.metric) == ["Current letter", "Frames per second"]
     assert app.expander[0].label == "Camera not starting?"
+
+
+def test_the_caption_says_how_to_sign_with_the_chosen_seconds(app: AppTest) -> None:
+    captions = [caption.value for caption in app.caption]
+    assert signing_help(session_of(app).recognizer.settings) in captions
+    app.sidebar.slider[2].set_value(1.0)  # hold to type, seconds
+    app.run()
+    captions = [caption.value for caption in app.caption]
+    assert any("about 1.1 s is enough" in caption for caption in captions)
 
 
 def test_recogniser_is_made_before_start_and_kept_across_reruns(app: AppTest) -> None:
