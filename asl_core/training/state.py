@@ -19,6 +19,7 @@ from filelock import FileLock, Timeout
 from safetensors.torch import load_file, save_file
 
 from asl_core.io.files import atomic_write_json
+from asl_core.models.checkpoint import non_finite_tensors
 from asl_core.models.registry import AslModel
 from asl_core.runs.format import STATE_META_FILE, STATE_WEIGHTS_FILE, now_iso
 from asl_core.training.config import ResumeError
@@ -137,8 +138,14 @@ def save_state(
     scheduler: Any,
     best: BestTracker,
     info: dict[str, Any],
-) -> None:
-    """state.safetensors (every tensor) + state.json (the rest); both atomic, no pickle."""
+) -> list[str]:
+    """state.safetensors (every tensor) + state.json (the rest); both atomic, no pickle.
+
+    Returns [] when written. When a floating-point tensor holds NaN or infinity (a diverged
+    run: a resume from it would train on NaN) nothing is written, so the state of the last
+    finite epoch stays, and the names of those tensors are returned; the run then ends
+    "crashed" when its checkpoint is refused for the same reason.
+    """
     tensors: dict[str, torch.Tensor] = {}
     for key, value in model.state_dict().items():
         tensors[f"model.{key}"] = value.detach().cpu().clone().contiguous()
@@ -156,6 +163,8 @@ def save_state(
             else:
                 values[name] = value
         optim_values[str(param_id)] = values
+    if bad := non_finite_tensors(tensors):
+        return bad
     tensors["rng.torch"] = torch.get_rng_state()
     payload = {
         **info,
@@ -170,6 +179,7 @@ def save_state(
     save_file(tensors, str(tmp))
     os.replace(tmp, weights)
     atomic_write_json(run_dir / STATE_META_FILE, _json_safe(payload))
+    return []
 
 
 @dataclass
@@ -183,8 +193,9 @@ class ResumeState:
         if not meta.is_file() or not weights.is_file():
             raise ResumeError(
                 f"{run_dir.name} has no resume state ({STATE_META_FILE} + "
-                f"{STATE_WEIGHTS_FILE}): it stopped before its first epoch finished; start it "
-                "again instead"
+                f"{STATE_WEIGHTS_FILE}): it stopped before its first epoch finished, or its "
+                "weights were NaN from the first epoch on (training diverged); start it again "
+                "instead (with a lower learning rate if it diverged)"
             )
         return cls(json.loads(meta.read_text(encoding="utf-8")), load_file(str(weights)))
 

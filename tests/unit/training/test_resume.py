@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from asl_core.inference.predictor import default_model_path
-from asl_core.models.checkpoint import load_checkpoint
+from asl_core.models.checkpoint import NonFiniteWeightsError, load_checkpoint, non_finite_tensors
 from asl_core.models.registry import create_model
 from asl_core.runs.format import read_metrics
 from asl_core.training import fit as fit_module
@@ -127,7 +128,7 @@ def test_resuming_a_run_killed_before_its_first_epoch_is_one_line(
     capsys.readouterr()
     code, lines = resume_cli(["--resume", str(early)], capsys)
     assert code == 2 and len(lines) == 1, lines
-    assert "stopped before its first epoch finished; start it again instead" in lines[0]
+    assert "stopped before its first epoch finished" in lines[0]
     code, lines = resume_cli(["--resume", str(tmp_path / "no-such-run")], capsys)
     assert code == 2 and lines == [f"error: {tmp_path / 'no-such-run'} is not a run folder "
                                    "(it has no config.json)"]  # fmt: skip
@@ -177,3 +178,21 @@ def test_train_from_a_checkpoint_on_the_command_line(
     started = config["initialised_from"]
     assert started["classes_kept"] == ["B", "C", "L"] and started["classes_new"] == []
     assert load_checkpoint(run / "checkpoint").meta.extra["initialised_from"] == started
+
+
+def test_a_diverged_run_leaves_no_nan_resume_state(
+    massey_root: Path, tmp_path: Path, capsys
+) -> None:
+    """lr=1e30 makes every weight NaN: the run ends crashed, and no state it wrote holds NaN
+    (a resume from it would train on NaN)."""
+    with pytest.raises(NonFiniteWeightsError, match="Training diverged"):
+        fit(tiny(tmp_path, lr=1e30))
+    (run,) = (tmp_path / "runs").iterdir()
+    assert read_json(run / "summary.json")["status"] == "crashed"
+    state = run / "state.safetensors"
+    if state.exists():
+        assert not non_finite_tensors(load_file(str(state)))
+    else:  # NaN from the first epoch on: resuming says so, in one line
+        capsys.readouterr()
+        code, lines = resume_cli(["--resume", str(run)], capsys)
+        assert code == 2 and len(lines) == 1 and "training diverged" in lines[0], lines
