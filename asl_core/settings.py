@@ -5,6 +5,8 @@
 `ASL_CAPTURE_DIR`  folder where the Capture page saves photos (default: user_data/captures in
                    the repository, ignored by git)
 `ASL_CACHE_DIR`    folder for derived data (default: .cache/asl in the repository)
+`ASL_DEFAULT_MODEL` the checkpoint (or .onnx) used when none is chosen (default: the shipped
+                   model, asl_core/default_model/model.json)
 
 The folder boxes of the pages accept only folders inside `folder_roots()` (runs, captures,
 datasets): a page served to others must not read or write wherever someone types.
@@ -20,6 +22,10 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 CAPTURE_DIR_ENV = "ASL_CAPTURE_DIR"
+
+
+DEFAULT_MODEL = PACKAGE_DIR / "default_model" / "model.json"
+"""The checkpoint the project ships (its `.json`; the weights are beside it)."""
 
 
 def _configured(variable: str, default: Path) -> Path:
@@ -45,6 +51,11 @@ def capture_dir() -> Path:
 def cache_dir() -> Path:
     """The folder for derived data (landmarks and crops computed once per image)."""
     return _configured("ASL_CACHE_DIR", REPO_ROOT / ".cache" / "asl")
+
+
+def default_model_path() -> Path:
+    """The checkpoint used when none is chosen: `ASL_DEFAULT_MODEL`, or the shipped one."""
+    return Path(os.environ.get("ASL_DEFAULT_MODEL", DEFAULT_MODEL))
 
 
 def folder_roots() -> tuple[Path, ...]:

@@ -26,12 +26,10 @@ from asl_core.labels import ClassFilter, allowed_mask
 from asl_core.models.checkpoint import CheckpointError, CheckpointMeta, load_checkpoint
 from asl_core.models.onnx_model import ONNX_SUFFIX, OnnxModel
 from asl_core.models.registry import AslModel
-from asl_core.settings import PACKAGE_DIR
+from asl_core.settings import DEFAULT_MODEL as DEFAULT_MODEL  # defined in settings, for training
+from asl_core.settings import default_model_path
 from asl_core.vision.hands import HandDetection, HandDetector
 from asl_core.vision.tensors import HandReading, detection_input
-
-DEFAULT_MODEL = PACKAGE_DIR / "default_model" / "model.json"
-
 
 DEFAULT_THRESHOLD = 0.72
 """The shipped model's calibrated threshold (asl_core/default_model/model.json,
@@ -69,11 +67,6 @@ def detection_doubt(det: HandDetection) -> str | None:
 
 class ModelNotAvailable(FileNotFoundError):
     """The model file asked for (or the shipped default) is not there."""
-
-
-def default_model_path() -> Path:
-    """The checkpoint the project ships; `ASL_DEFAULT_MODEL` points elsewhere."""
-    return Path(os.environ.get("ASL_DEFAULT_MODEL", DEFAULT_MODEL))
 
 
 @dataclass

@@ -5,6 +5,7 @@ metrics row, the confusion-matrix object), used by `writer` (training) and by th
 `local` (run folders, cached for thousands of runs) and `records` (what a run is to a reader);
 `tables` builds the Runs page's tables; `wandb_source` reads a W&B project online.
 
-May import: `asl_core.io`, pandas, numpy, wandb (in `writer` and `wandb_source`). Never torch
-at import time, never streamlit.
+May import: `asl_core.io`, pandas, numpy, wandb (in `writer` and `wandb_source`), and
+`asl_core.models` (a checkpoint's metadata) only inside the function of `local` that reads it
+for a run that is opened. Never torch at import time, never streamlit.
 """

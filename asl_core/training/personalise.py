@@ -45,12 +45,12 @@ from typing import Any
 from asl_core.data.features import FeatureCache, extract_features
 from asl_core.data.sources import KNOWN_DATASETS, SampleSet
 from asl_core.data.splits import Split
-from asl_core.inference.predictor import default_model_path
 from asl_core.io.files import atomic_write_json
 from asl_core.labels import sort_labels
 from asl_core.models.checkpoint import CheckpointMeta, load_checkpoint
 from asl_core.models.registry import AslModel
 from asl_core.runs.format import CHECKPOINT_META_FILE
+from asl_core.settings import default_model_path
 from asl_core.training.compare import PersonaliseResult, Score, predicted_labels
 from asl_core.training.config import TrainConfig, config_from_dict
 from asl_core.training.fit import FitData, fit

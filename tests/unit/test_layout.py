@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -115,3 +116,58 @@ def test_run_folder_file_names_come_from_the_format_module() -> None:
             if hits := spelled_out(path, names):
                 found[relative] = hits
     assert not found, f"use asl_core.runs.format's constants instead of: {found}"
+
+
+SHARED = {"labels", "settings"}
+"""`asl_core.labels` and `asl_core.settings`: shared by every subpackage (asl_core/__init__)."""
+
+
+def declared_imports(room: str) -> set[str] | None:
+    """The asl_core subpackages a subpackage's `__init__` docstring says it may import (the
+    `asl_core.X` names of its "May import" sentence, up to "Never"; "and what it imports" adds
+    theirs); None when it declares no list (app: the top, may use everything)."""
+    init = PACKAGE_DIR / room / "__init__.py"
+    doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))) or ""
+    match = re.search(r"May import:?(.*?)(?:Never|\n\n|$)", doc, re.S)
+    if match is None:
+        return None
+    allowed = {name.split(".")[0] for name in re.findall(r"`asl_core\.([\w.]+)`", match[1])}
+    if "what it imports" in match[1]:
+        for name in list(allowed):
+            allowed |= declared_imports(name) or set()
+    return allowed
+
+
+def asl_core_imports(path: Path) -> set[str]:
+    """The asl_core subpackages (and top modules) `path` imports, lazily or not."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        modules = []
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            modules = [node.module]
+        names |= {m.split(".")[1] for m in modules if m.startswith("asl_core.")}
+    return names
+
+
+ROOMS = sorted(init.parent.name for init in PACKAGE_DIR.glob("*/__init__.py"))
+
+
+@pytest.mark.parametrize("room", [room for room in ROOMS if declared_imports(room) is not None])
+def test_each_subpackage_imports_only_what_its_docstring_allows(room: str) -> None:
+    allowed = (declared_imports(room) or set()) | SHARED | {room}
+    found = {
+        path.relative_to(PACKAGE_DIR).as_posix(): sorted(asl_core_imports(path) - allowed)
+        for path in sorted((PACKAGE_DIR / room).rglob("*.py"))
+    }
+    assert not {k: v for k, v in found.items() if v}, (
+        f"asl_core.{room} may import {sorted(allowed)} (its __init__ docstring)"
+    )
+
+
+def test_the_declared_imports_are_read_from_the_docstrings() -> None:
+    assert declared_imports("training") >= {"io", "models", "data", "runs"}
+    assert "models" not in declared_imports("vision")  # "Never `asl_core.models`"
+    assert declared_imports("serve") >= {"inference", "models"}  # and what inference imports
+    assert declared_imports("app") is None
