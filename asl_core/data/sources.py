@@ -59,9 +59,6 @@ if TYPE_CHECKING:
 MANIFEST = "MANIFEST.csv"
 
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"})
-
-
 LANDMARK_VALUES = 63
 
 
@@ -255,7 +252,8 @@ def _parse_massey_name(name: str) -> dict[str, str] | None:
 def load_folder(
     root: str | Path, name: str | None = None, *, default_signer: str | None = None
 ) -> list[Sample]:
-    """A class-per-folder tree, read through its MANIFEST.csv when it has one.
+    """A class-per-folder tree, read through its MANIFEST.csv when it has one (without one,
+    the photos are the files whose suffix `asl_core.io.images.photo_suffixes()` names).
 
     Signers come from the manifest's `signer` column, else from Massey-style file names,
     else `default_signer` (None when unknown). Without a manifest the sha256 of each file is
@@ -287,11 +285,14 @@ def load_folder(
                     )
                 )
     else:
+        from asl_core.io.images import photo_suffixes  # what read_sample_rgb can decode
+
+        suffixes = photo_suffixes()
         base = root / "images" if (root / "images").is_dir() else root
         class_dirs = sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith("."))
         for class_dir in class_dirs:
             for path in sorted(class_dir.iterdir()):
-                if path.suffix.lower() not in IMAGE_SUFFIXES or path.name.startswith("."):
+                if path.suffix.lower() not in suffixes or path.name.startswith("."):
                     continue
                 parsed = _parse_massey_name(path.name) or {}
                 samples.append(

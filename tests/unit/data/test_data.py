@@ -24,11 +24,12 @@ from asl_core.data.sources import (
     load_folder,
     load_landmark_csv,
     load_npz,
+    read_sample_rgb,
     verify_manifest,
     write_landmark_csv,
 )
 from asl_core.data.splits import kfold_split, lodo_split, loso_split, make_split, random_split
-from asl_core.io.images import load_image
+from asl_core.io.images import load_image, photo_suffixes
 from asl_core.models.registry import create_model
 from asl_core.settings import data_dir
 from asl_core.vision import views
@@ -115,6 +116,21 @@ def test_folder_without_manifest_parses_massey_file_names(massey_root, massey, t
     assert all(s.signer == "hand1" and s.dataset == "mine" for s in samples)
     by_name = {s.path.name: s.sha256 for s in massey.samples}
     assert all(s.sha256 == by_name[s.path.name] for s in samples)
+
+
+def test_a_folder_lists_every_photo_the_image_reader_accepts(massey_root, tmp_path) -> None:
+    """One list of photo suffixes (asl_core.io.images): a .jfif or .heic in a dataset folder
+    is read like a .jpeg. Real photos, renamed (the reader judges by content, not by name)."""
+    (source,) = copy_photos(massey_root, tmp_path / "copied", {"a": 1})
+    folder = tmp_path / "mine" / "A"
+    folder.mkdir(parents=True)
+    for index, suffix in enumerate(photo_suffixes()):
+        shutil.copy(source, folder / f"hand1_a_bot_seg_{index}_cropped{suffix.upper()}")
+    (folder / "notes.txt").write_text("not a photo")
+    samples = load_folder(tmp_path / "mine")
+    assert sorted(s.path.suffix.lower() for s in samples) == sorted(photo_suffixes())
+    jfif = next(s for s in samples if s.path.suffix == ".JFIF")
+    assert np.array_equal(read_sample_rgb(jfif), load_image(source))
 
 
 def test_classes_and_limit_select_a_stratified_slice(massey_root) -> None:
