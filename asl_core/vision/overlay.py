@@ -14,6 +14,12 @@ ACCEPTED_COLOUR = (0, 200, 80)  # green: a prediction the app stands by
 UNSURE_COLOUR = (255, 170, 0)  # amber: below the confidence threshold, shown with "?"
 
 
+_BONES = tuple((a, b, _connection_colour(a, b)) for a, b in HAND_CONNECTIONS)
+
+
+_POINT_COLOURS = tuple(_landmark_colour(index) for index in range(NUM_LANDMARKS))
+
+
 def _put_label(
     canvas: np.ndarray,
     text: str,
@@ -67,13 +73,12 @@ def draw_overlay(
     thickness = max(1, round(longer / 300))
     x0, y0, x1, y1 = det.box
     cv2.rectangle(canvas, (x0, y0), (max(x1 - 1, x0), max(y1 - 1, y0)), colour, thickness + 1)
-    points = np.rint(det.pixel_landmarks).astype(np.int32)
-    for a, b in HAND_CONNECTIONS:
-        pa, pb = tuple(int(v) for v in points[a]), tuple(int(v) for v in points[b])
-        cv2.line(canvas, pa, pb, _connection_colour(a, b), thickness, cv2.LINE_AA)
-    for index in range(NUM_LANDMARKS):
-        centre = tuple(int(v) for v in points[index])
-        cv2.circle(canvas, centre, thickness + 2, _landmark_colour(index), -1, cv2.LINE_AA)
+    # Python ints, converted once (the live page draws this on every frame)
+    points = [tuple(point) for point in np.rint(det.pixel_landmarks).astype(np.int32).tolist()]
+    for a, b, bone_colour in _BONES:
+        cv2.line(canvas, points[a], points[b], bone_colour, thickness, cv2.LINE_AA)
+    for centre, point_colour in zip(points, _POINT_COLOURS, strict=True):
+        cv2.circle(canvas, centre, thickness + 2, point_colour, -1, cv2.LINE_AA)
     text = overlay_text(label, confidence, accepted)
     if text:
         _put_label(canvas, text, det.box, colour, max(0.5, longer / 700), thickness + 1)
