@@ -53,6 +53,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     from asl_core.settings import runs_dir
     from asl_core.training.config import apply_updates, load_config
     from asl_core.training.fit import fit
+    from asl_core.training.optim import check_starting_weights
 
     updates = {"datasets": args.data, "limit_per_class": args.limit_per_class}
     base = load_config(args.config, args.overrides, **updates)
@@ -86,6 +87,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     }
     # Every run's config is checked before the first one trains.
     configs = [apply_updates(base, {**changes, "name_suffix": name}) for name, changes in plans]
+    check_starting_weights(configs)  # missing ImageNet weights: one line, before run 1
     for number, ((name, _), config) in enumerate(zip(plans, configs, strict=True), start=1):
         print(f"\n=== {args.split} {number}/{len(plans)}: {name}", file=sys.stderr)
         result = fit(config, command=sys.argv)

@@ -47,6 +47,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         parse_overrides,
     )
     from asl_core.training.fit import fit
+    from asl_core.training.optim import check_starting_weights
 
     data = load_config_file(args.config)
     grid = data.pop("grid", None)
@@ -69,6 +70,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         )
         for number, params in enumerate(trials, start=1)
     ]  # fmt: skip
+    check_starting_weights(configs)  # missing ImageNet weights: one line, not N crashed trials
     record: dict[str, Any] = {
         "kind": "sweep",
         "group": group,

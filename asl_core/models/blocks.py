@@ -57,6 +57,12 @@ def conv_bn_relu(cin: int, cout: int) -> list[nn.Module]:
     return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True)]
 
 
+RANDOM_START_HINT = ", or use pretrained=False."
+"""How the missing-weights message ends: the way out when the whole network trains. A
+head-only training config replaces it (`asl_core.training.optim.build_model`): a head on a
+random backbone is refused."""
+
+
 def _imagenet_state_dict(filename: str, weights_path: str | os.PathLike[str] | None) -> dict:
     """Load torchvision ImageNet weights from a local file, never from the network.
 
@@ -73,7 +79,7 @@ def _imagenet_state_dict(filename: str, weights_path: str | os.PathLike[str] | N
     raise PretrainedWeightsMissing(
         f"ImageNet weights {filename} not found (looked in {looked}). This machine cannot "
         f"download them: copy torchvision's {filename} into {candidates[-1].parent} or pass "
-        "weights_path=... (for MobileNetV2, `make setup` installs it), or use pretrained=False."
+        f"weights_path=... (for MobileNetV2, `make setup` installs it){RANDOM_START_HINT}"
     )
 
 

@@ -3,6 +3,7 @@ fine-tuning), optimiser, schedule."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,14 +13,22 @@ import torch
 from torch import nn
 
 from asl_core.io.files import sha256_file
-from asl_core.models.registry import AslModel, create_model, model_info
+from asl_core.models.blocks import RANDOM_START_HINT
+from asl_core.models.registry import (
+    AslModel,
+    PretrainedWeightsMissing,
+    create_model,
+    model_info,
+)
 from asl_core.training.config import ConfigError, TrainConfig
 from asl_core.vision.spec import Representation
 
 
 def build_model(config: TrainConfig, num_classes: int) -> AslModel:
-    """The configured architecture; raises PretrainedWeightsMissing (a clear message) when
-    ImageNet weights are asked for and no local file exists."""
+    """The configured architecture; raises PretrainedWeightsMissing (one clear line) when
+    ImageNet weights are asked for and no local file exists. Under `freeze: head` the line
+    does not offer `pretrained: false` (refused there: the head would learn on random
+    features) but a checkpoint of this project to start from."""
     kwargs = dict(config.arch_kwargs)
     info = model_info(config.model)
     if config.representation and config.representation != Representation.LANDMARKS:
@@ -28,7 +37,32 @@ def build_model(config: TrainConfig, num_classes: int) -> AslModel:
         kwargs["representation"] = config.representation
     if config.pretrained and config.weights_path:
         kwargs["weights_path"] = config.weights_path
-    return create_model(config.model, num_classes, pretrained=config.pretrained, **kwargs)
+    try:
+        return create_model(config.model, num_classes, pretrained=config.pretrained, **kwargs)
+    except PretrainedWeightsMissing as error:
+        if config.freeze != "head":
+            raise
+        message = str(error).removesuffix(RANDOM_START_HINT)
+        raise PretrainedWeightsMissing(
+            f"{message}, or, since this config trains only the head on a frozen backbone, "
+            f"start from a {config.model} trained by this project: --set pretrained=false "
+            "--set init_checkpoint=runs/RUN/checkpoint.json"
+        ) from None
+
+
+def check_starting_weights(configs: Sequence[TrainConfig]) -> None:
+    """Build each distinct pretrained model of a group of runs (kfold, sweep) once, before the
+    first run, so that missing ImageNet weights stop the group with one line
+    (PretrainedWeightsMissing) before anything trains or a trial is recorded as crashed."""
+    seen: set[str] = set()
+    for config in configs:
+        if not config.pretrained:
+            continue
+        key = json.dumps([config.model, config.weights_path, config.freeze, config.arch_kwargs],
+                         sort_keys=True, default=str)  # fmt: skip
+        if key not in seen:
+            seen.add(key)
+            build_model(config, num_classes=2)
 
 
 def _final_linear_name(model: nn.Module, num_classes: int) -> str:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 
-from asl_core.data.augment import AugmentConfig, describe
+from asl_core.data.augment import AugmentConfig, ImageEvalPreset, describe, train_preset
 from asl_core.models.registry import model_info
 from asl_core.settings import REPO_ROOT
 from asl_core.training.config import (
@@ -18,7 +20,8 @@ from asl_core.training.config import (
     load_config,
     load_config_file,
 )
-from training import run_command, sweep, train
+from asl_core.vision.spec import Representation
+from training import kfold, run_command, sweep, train
 
 CONFIGS = REPO_ROOT / "training" / "configs"
 
@@ -109,11 +112,14 @@ def test_head_only_training_from_a_checkpoint_of_this_project_is_accepted() -> N
     config_from_dict({"model": "resnet18", "freeze": "head", "init_checkpoint": "c.json"})
 
 
-def test_a_grid_config_is_refused_by_train_and_points_to_sweep(capsys) -> None:
-    code = run_command(train.main, train.get_args_parser(), ["--config", "seed004_grid"])
+@pytest.mark.parametrize("command", [train, kfold], ids=["train", "kfold"])
+def test_a_grid_config_is_refused_by_train_and_points_to_sweep(command, tmp_path, capsys) -> None:
+    args = ["--config", "seed004_grid", "--set", "epochs=1", "--runs-dir", str(tmp_path)]
+    code = run_command(command.main, command.get_args_parser(), args)
     lines = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(lines) == 1
     assert "is a grid of 8 runs: run it with python -m training.sweep" in lines[0]
+    assert not list(tmp_path.iterdir())  # not one model trained
 
 
 def test_a_sweep_checks_every_grid_point_before_training(tmp_path: Path, capsys) -> None:
@@ -125,15 +131,46 @@ def test_a_sweep_checks_every_grid_point_before_training(tmp_path: Path, capsys)
     assert not (tmp_path / "runs").exists()  # nothing trained
 
 
+@pytest.mark.parametrize(
+    ("config", "overrides", "way_out"),
+    [
+        # head-only: pretrained: false is refused there, so the line names a checkpoint instead
+        ("seed003_resnet18_staged", [], "--set init_checkpoint=runs/RUN/checkpoint.json"),
+        ("seed000_resnet18", ["--set", "pretrained=true"], "or use pretrained=False."),
+    ],
+)
 def test_missing_imagenet_weights_are_one_line(
-    massey_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
-) -> None:
+    config: str, overrides: list[str], way_out: str,
+    massey_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys,
+) -> None:  # fmt: skip
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
-    args = ["--config", "seed003_resnet18_staged", "--limit-per-class", "2",
-            "--runs-dir", str(tmp_path / "runs")]  # fmt: skip
+    args = ["--config", config, "--limit-per-class", "2", "--runs-dir", str(tmp_path / "runs"),
+            *overrides]  # fmt: skip
     assert run_command(train.main, train.get_args_parser(), args) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "resnet18-f37072fd.pth not found" in lines[0], lines
+    assert "weights_path=" in lines[0] and lines[0].endswith(way_out)
+    head_only = load_config(CONFIGS / f"{config}.yaml").freeze == "head"
+    assert ("pretrained=False" in lines[0]) is not head_only
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("command", [kfold, sweep], ids=["kfold", "sweep"])
+def test_a_group_without_imagenet_weights_stops_before_its_first_run(
+    command, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """Seed 003's staged recipe is run with training.kfold: one line, not a fold header and
+    then the error; a sweep does not record every trial as crashed and exit 0."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
+    config = CONFIGS / "seed003_resnet18_staged.yaml"
+    if command is sweep:
+        config = tmp_path / "grid.yaml"
+        config.write_text("defaults: [seed003_resnet18_staged]\ngrid:\n  lr: [1.0e-3, 1.0e-4]\n")
+    args = ["--config", str(config), "--runs-dir", str(tmp_path / "runs")]
+    assert run_command(command.main, command.get_args_parser(), args) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ImageNet weights resnet18-"), lines
+    assert not (tmp_path / "runs").exists()
 
 
 def test_recorded_augmentation_says_colour_jitter_is_off_at_zero_strength() -> None:
@@ -142,6 +179,28 @@ def test_recorded_augmentation_says_colour_jitter_is_off_at_zero_strength() -> N
     off = describe(AugmentConfig(brightness=0.0, contrast=0.0), spec, "crop")
     assert off["colour_jitter"] is False and "brightness" not in off
     assert describe(AugmentConfig(), spec, "skeleton")["colour_jitter"] is False
+
+
+@pytest.mark.parametrize("strengths", [(0.0, 0.0), (0.2, 0.0), (0.0, 0.3), (0.2, 0.2)])
+@pytest.mark.parametrize("representation", [Representation.CROP, Representation.SKELETON])
+def test_recorded_colour_jitter_is_what_the_training_transform_applies(
+    strengths: tuple[float, float], representation: Representation
+) -> None:
+    """config.json's `augmentation_applied` (describe) and the transform training uses
+    (train_preset) decide colour jitter alike, and a jittered photo really changes colour."""
+    brightness, contrast = strengths
+    config = AugmentConfig(rotation=0.0, scale=(1.0, 1.0), translate=0.0,
+                           brightness=brightness, contrast=contrast)  # fmt: skip
+    spec = model_info("small_cnn").input_spec
+    preset = train_preset(spec, config, representation)
+    recorded = describe(config, spec, representation)["colour_jitter"]
+    assert recorded is preset.colour
+    assert recorded == (representation == Representation.CROP and any(strengths))
+    photo = np.tile(np.linspace(40, 200, spec.size, dtype=np.uint8)[:, None, None],
+                    (1, spec.size, 3))  # fmt: skip
+    torch.manual_seed(0)
+    changed = [not torch.equal(preset(photo), ImageEvalPreset(spec)(photo)) for _ in range(4)]
+    assert any(changed) == recorded
 
 
 def test_updates_are_checked_like_a_config_file() -> None:
