@@ -169,3 +169,43 @@ def test_seed004_cnn_lstm_trains_on_frame_sequences(letters_root, tmp_path) -> N
     assert result.test["count"] == 4  # scored per sequence
     row = read_metrics(result.run_dir)[0]
     assert {"train_precision", "train_recall", "train_f1"} <= set(row)
+
+
+@pytest.mark.slow
+def test_seed004_enhanced_cnn_logs_training_precision_recall_f1(
+    letters_root, tmp_path, monkeypatch
+) -> None:
+    """Seed 004 logs precision, recall and F1 for training as well as validation: in
+    metrics.jsonl and in the W&B run, every epoch; and its config.json says colour jitter is
+    off (the write-up's augmentation is flip and rotation only)."""
+    from asl_core.runs.writer import RunLog
+
+    logged: list[dict] = []
+    real_log = RunLog._wandb_log
+
+    def spy(self, payload, step):
+        logged.append(dict(payload))
+        real_log(self, payload, step)
+
+    monkeypatch.setattr(RunLog, "_wandb_log", spy)
+    config = load_config(
+        CONFIG_DIR / "seed004_enhanced_cnn.yaml",
+        ["wandb=true", "progress=false", "extract_workers=1", "classes=[A,B,L,Y]",
+         "limit_per_class=8", "epochs=2", "arch_kwargs.image_size=32", f"runs_dir={tmp_path}"],
+    )  # fmt: skip
+    result = fit(config)
+    rows = read_metrics(result.run_dir)
+    assert [r["epoch"] for r in rows] == [1, 2]
+    for row in rows:
+        for side in ("train", "val"):
+            for metric in ("precision", "recall", "f1"):
+                assert 0.0 <= row[f"{side}_{metric}"] <= 1.0
+    assert any(r["train_recall"] > 0 for r in rows)  # computed from the predictions
+    epochs = [p for p in logged if "train/loss" in p]
+    assert [p["epoch"] for p in epochs] == [1, 2]
+    for payload, row in zip(epochs, rows, strict=True):
+        for metric in ("precision", "recall", "f1"):
+            assert payload[f"train/{metric}"] == pytest.approx(row[f"train_{metric}"])
+            assert payload[f"val/{metric}"] == pytest.approx(row[f"val_{metric}"])
+    applied = read_json(result.run_dir / "config.json")["augmentation_applied"]
+    assert applied["colour_jitter"] is False and "brightness" not in applied
