@@ -141,11 +141,15 @@ def test_representation_is_one_enum_equal_to_the_stored_strings() -> None:
 
 def test_the_shipped_model_still_loads_with_its_stored_representation() -> None:
     shipped = REPO_ROOT / "asl_core" / "default_model" / "model.json"
-    assert json.loads(shipped.read_text())["input_spec"]["representation"] == "landmarks"
+    stored = json.loads(shipped.read_text())
+    assert stored["architecture"] == "handframe_mlp"
+    assert stored["input_spec"]["representation"] == "handframe-v1"
     loaded = load_checkpoint(shipped)
-    assert loaded.meta.architecture == "landmark_mlp"
-    assert loaded.meta.input_spec.representation is Representation.LANDMARKS
-    assert loaded.model.input_spec == model_info("landmark_mlp").input_spec
+    assert loaded.meta.architecture == "handframe_mlp"
+    assert loaded.meta.input_spec.representation is Representation(
+        stored["input_spec"]["representation"]
+    )
+    assert loaded.model.input_spec == model_info("handframe_mlp").input_spec
 
 
 def test_an_unknown_representation_in_a_checkpoint_is_named() -> None:
