@@ -57,7 +57,7 @@ def conv_bn_relu(cin: int, cout: int) -> list[nn.Module]:
     return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True)]
 
 
-RANDOM_START_HINT = ", or use pretrained=False."
+RANDOM_START_HINT = "; or train from random weights with `--set pretrained=false`."
 """How the missing-weights message ends: the way out when the whole network trains. A
 head-only training config replaces it (`asl_core.training.optim.build_model`): a head on a
 random backbone is refused."""
@@ -77,9 +77,11 @@ def _imagenet_state_dict(filename: str, weights_path: str | os.PathLike[str] | N
             return torch.load(candidate, map_location="cpu", weights_only=True)
     looked = ", ".join(str(c) for c in candidates)
     raise PretrainedWeightsMissing(
-        f"ImageNet weights {filename} not found (looked in {looked}). This machine cannot "
-        f"download them: copy torchvision's {filename} into {candidates[-1].parent} or pass "
-        f"weights_path=... (for MobileNetV2, `make setup` installs it){RANDOM_START_HINT}"
+        f"ImageNet weights {filename} not found (looked in {looked}); this machine cannot "
+        f"download them. Give torchvision's file to training with "
+        f"`--set weights_path=/path/to/{filename}` (in Python: weights_path=...), or copy it "
+        f"into {candidates[-1].parent} (for MobileNetV2, `make setup` installs it)"
+        f"{RANDOM_START_HINT}"
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +31,7 @@ from asl_core.training.config import (
 from asl_core.training.engine import summarise_predictions
 from asl_core.training.fit import fit
 from asl_core.training.optim import (
+    build_model,
     freeze_frozen_modules,
     param_groups,
     plan_phases,
@@ -413,6 +415,24 @@ def test_resnet18_recipe_stops_at_once_without_weights(tmp_path, monkeypatch) ->
     with pytest.raises(PretrainedWeightsMissing, match=r"resnet18-f37072fd\.pth"):
         fit(config)
     assert not (tmp_path / "r").exists()  # failed before any run folder or MediaPipe
+
+
+def test_the_missing_weights_message_gives_fixes_that_work(tmp_path, monkeypatch) -> None:
+    """Each `--set ...` the message offers, given to the same config, builds the model."""
+    from torchvision.models import resnet18
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
+    base = ["model=resnet18", "pretrained=true"]
+    with pytest.raises(PretrainedWeightsMissing) as caught:
+        build_model(load_config(None, base), 36)
+    fixes = re.findall(r"`(--set [^`]+)`", str(caught.value))
+    assert fixes == ["--set weights_path=/path/to/resnet18-f37072fd.pth", "--set pretrained=false"]
+    weights = tmp_path / "resnet18-f37072fd.pth"
+    torch.save(resnet18(weights=None).state_dict(), weights)
+    for fix in fixes:
+        given = fix.replace("/path/to/resnet18-f37072fd.pth", str(weights)).split()[1::2]
+        model = build_model(load_config(None, [*base, *given]), 36)
+        assert model.pretrained_loaded == ("weights_path" in fix)
 
 
 def test_train_and_evaluate_commands(massey_root, tmp_path) -> None:
