@@ -183,9 +183,16 @@ def non_finite_tensors(state: Mapping[str, torch.Tensor]) -> list[str]:
     ]
 
 
-def _non_finite_message(names: list[str], where: str) -> str:
+def require_finite(state: Mapping[str, torch.Tensor], where: str) -> None:
+    """Raise NonFiniteWeightsError naming the tensors of `state` that hold NaN or infinity.
+
+    `where` starts the message ("the model's weights"). Used at save, at load and after every
+    training epoch, so a diverged run stops at its first NaN epoch."""
+    names = non_finite_tensors(state)
+    if not names:
+        return
     listed = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-    return (
+    raise NonFiniteWeightsError(
         f"{where} hold NaN or infinite values in {len(names)} tensors ({listed}): every answer "
         "would be NaN. Training diverged; lower the learning rate and train again."
     )
@@ -208,8 +215,7 @@ def save_checkpoint(
     """
     weights_path, meta_path = checkpoint_paths(path)
     state = {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()}
-    if bad := non_finite_tensors(state):
-        raise NonFiniteWeightsError(_non_finite_message(bad, "the model's weights"))
+    require_finite(state, "the model's weights")
     weights_path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=weights_path.parent, suffix=".tmp")
     os.close(fd)
@@ -503,8 +509,7 @@ def load_checkpoint(
         raise CheckpointError(
             f"{weights_path.name} is not a readable safetensors file ({error})"
         ) from None
-    if bad := non_finite_tensors(state):
-        raise NonFiniteWeightsError(_non_finite_message(bad, f"the weights in {weights_path.name}"))
+    require_finite(state, f"the weights in {weights_path.name}")
     model = create_model(meta.architecture, meta.num_classes, pretrained=False, **meta.arch_kwargs)
     model.input_spec = meta.input_spec
     model.load_state_dict(state)

@@ -30,6 +30,14 @@ class DistContext:
     def is_main(self) -> bool:
         return self.rank == 0
 
+    def set_threads(self, threads: int | None) -> None:
+        """torch's intra-op threads: `threads` when given, else under torchrun the cores
+        shared out between the processes (alone and unset: torch's own choice)."""
+        if threads is None and self.enabled:
+            threads = max(1, (os.cpu_count() or 1) // self.world_size)
+        if threads:
+            torch.set_num_threads(threads)
+
     @classmethod
     def from_env(cls, device: torch.device) -> DistContext:
         world_size = int(os.environ.get("WORLD_SIZE", "1"))

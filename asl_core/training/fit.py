@@ -56,7 +56,7 @@ from asl_core.data.sources import DatasetError, SampleSet, load_datasets
 from asl_core.data.splits import Split, make_split
 from asl_core.io.files import atomic_write_json
 from asl_core.io.progress import ProgressLine, format_seconds
-from asl_core.models.checkpoint import save_checkpoint
+from asl_core.models.checkpoint import require_finite, save_checkpoint
 from asl_core.models.registry import AslModel
 from asl_core.runs.format import (
     CHECKPOINT_WEIGHTS_FILE,
@@ -137,13 +137,6 @@ class _Run:
 
     # -- setup --
 
-    def _threads(self) -> None:
-        threads = self.config.threads
-        if threads is None and self.dist.enabled:
-            threads = max(1, (os.cpu_count() or 1) // self.dist.world_size)
-        if threads:
-            torch.set_num_threads(threads)
-
     def _run_dir(self) -> Path:
         if self.resume_dir is not None:
             return self.resume_dir
@@ -223,7 +216,7 @@ class _Run:
         """Data, model (and its starting weights), split and phases: everything that can fail
         fast, before a run folder exists and before MediaPipe runs for minutes."""
         config = self.config
-        self._threads()
+        self.dist.set_threads(config.threads)
         seed_everything(config.seed)
         if self.data is not None:
             self.samples: SampleSet = self.data.samples
@@ -460,6 +453,9 @@ class _Run:
                 )
                 if self.on_epoch is not None:
                     self.on_epoch(epoch, total_epochs, row)
+                # A diverged run stops at its first NaN epoch (the row above shows it) instead
+                # of training NaN weights to the last epoch; the run ends "crashed".
+                require_finite(model.state_dict(), f"after epoch {epoch} the model's weights")
                 if should_stop:
                     break
             # End of a phase: go back to the best weights so far (seed 003: "reverting the
@@ -594,12 +590,8 @@ def fit(
     PretrainedWeightsMissing with a message for the user.
     """
     run = _Run(config, Path(resume_dir) if resume_dir else None, command)
-    run.data, run.record, run.on_epoch, run.final_scores = (
-        data,
-        dict(record or {}),
-        on_epoch,
-        final_scores,
-    )
+    run.data, run.record = data, dict(record or {})
+    run.on_epoch, run.final_scores = on_epoch, final_scores
     threads = torch.get_num_threads()
     try:
         return run.run()

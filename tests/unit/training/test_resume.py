@@ -184,11 +184,13 @@ def test_a_diverged_run_leaves_no_nan_resume_state(
     massey_root: Path, tmp_path: Path, capsys
 ) -> None:
     """lr=1e30 makes every weight NaN: the run ends crashed, and no state it wrote holds NaN
-    (a resume from it would train on NaN)."""
-    with pytest.raises(NonFiniteWeightsError, match="Training diverged"):
-        fit(tiny(tmp_path, lr=1e30))
+    (a resume from it would train on NaN). It stops at its first NaN epoch, not the last."""
+    with pytest.raises(NonFiniteWeightsError, match=r"after epoch \d+ .*Training diverged"):
+        fit(tiny(tmp_path, lr=1e30, epochs=4))
     (run,) = (tmp_path / "runs").iterdir()
     assert read_json(run / "summary.json")["status"] == "crashed"
+    rows = read_metrics(run)
+    assert len(rows) < 4 and rows[-1]["train_loss"] is None  # NaN is written as null
     state = run / "state.safetensors"
     if state.exists():
         assert not non_finite_tensors(load_file(str(state)))
