@@ -96,7 +96,7 @@ SKIPPED_FOLDERS = frozenset({WANDB_DIR, CONFUSION_DIR, "__pycache__", "node_modu
 
 
 # Files beside the runs of a group that describe the group (grid search, k-fold).
-GROUP_SUMMARY_FILES: tuple[str, ...] = (SWEEP_FILE, "group.json", KFOLD_FILE, SUMMARY_FILE)
+GROUP_SUMMARY_FILES: tuple[str, ...] = (SWEEP_FILE, KFOLD_FILE, SUMMARY_FILE)
 
 
 # (mtime_ns, size) of each of LISTED_FILES, (-1, -1) for one that is missing.

@@ -36,6 +36,7 @@ from pydantic import (
 from asl_core.data.augment import AugmentConfig
 from asl_core.data.splits import SPLITTERS
 from asl_core.models.registry import model_info
+from asl_core.runs.format import CONFIG_FILE
 from asl_core.settings import REPO_ROOT
 from asl_core.vision.spec import IMAGE_REPRESENTATIONS, Representation
 
@@ -416,9 +417,9 @@ def resume_config(
     ResumeError naming it (setting a key to the value it has is fine).
     """
     run_dir = Path(run_dir)
-    path = run_dir / "config.json"
+    path = run_dir / CONFIG_FILE
     if not path.is_file():
-        raise ResumeError(f"{run_dir} is not a run folder (it has no config.json)")
+        raise ResumeError(f"{run_dir} is not a run folder (it has no {CONFIG_FILE})")
     data = json.loads(path.read_text(encoding="utf-8"))
     split = data.get("split")
     if isinstance(split, dict) and split.get("name") not in SPLITTERS:
