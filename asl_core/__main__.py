@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from asl_core.labels import CLASS_FILTERS
+from asl_core.labels import CLASS_FILTERS, DEFAULT_CLASS_FILTER
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -34,8 +34,16 @@ def get_args_parser() -> argparse.ArgumentParser:
         type=Path,
         help="checkpoint (.json) or exported .onnx; repeat for an ensemble; default: shipped model",
     )
-    predict.add_argument("--classes", choices=CLASS_FILTERS, default="all")
-    predict.add_argument("--threshold", type=float, default=None, help="default 0.6")
+    predict.add_argument(
+        "--classes",
+        choices=CLASS_FILTERS,
+        default=DEFAULT_CLASS_FILTER,
+        help=f"answer only with these (default {DEFAULT_CLASS_FILTER}, as the app: O/0, V/2 and "
+        "W/6 are one handshape)",
+    )
+    predict.add_argument(
+        "--threshold", type=float, default=None, help="default: the calibrated 0.72"
+    )
     predict.add_argument("--no-mirror", action="store_true", help="skip mirrored input")
     predict.add_argument("--top", type=int, default=5, help="classes listed per image")
     predict.add_argument("--json", action="store_true", help="one JSON object per line")

@@ -9,7 +9,8 @@ Start it with one command (the model is loaded once, at start-up):
 model). Endpoints:
 
 - `POST /predict` with the photo as multipart field `file` and optional query parameters
-  `threshold` (0-1, default 0.6), `classes` (all | letters | digits) and `mirror` (true|false)
+  `threshold` (0-1, default the shipped model's calibrated 0.72), `classes` (letters, the
+  default as in the app | digits | all) and `mirror` (true|false)
   answers exactly what `python -m asl_core predict --json` prints for that photo, with `path`
   the uploaded file name:
   `{"path", "label", "confidence", "accepted", "hand", "top": [[label, p], ...]}`.
@@ -60,7 +61,7 @@ from asl_core.io.images import (
     NotAnImageError,
     load_image,
 )
-from asl_core.labels import ClassFilter
+from asl_core.labels import DEFAULT_CLASS_FILTER, ClassFilter
 from asl_core.models.checkpoint import CheckpointError, check_inference
 
 MAX_UPLOAD_BYTES = MAX_FILE_BYTES
@@ -232,7 +233,7 @@ def create_app(
     async def predict(
         request: Request,
         threshold: Annotated[float, Query(ge=0.0, le=1.0)] = DEFAULT_THRESHOLD,
-        classes: Annotated[ClassFilter, Query()] = "all",
+        classes: Annotated[ClassFilter, Query()] = DEFAULT_CLASS_FILTER,
         mirror: Annotated[bool, Query()] = True,
     ) -> dict[str, Any] | JSONResponse:
         limit = MAX_UPLOAD_BYTES + MULTIPART_ALLOWANCE

@@ -28,6 +28,7 @@ from PIL import Image
 from asl_core.__main__ import main as cli_main
 from asl_core.export.checkpoint_export import export_checkpoint
 from asl_core.inference.predictor import default_model_path
+from asl_core.labels import LETTERS
 from asl_core.serve.api import MAX_UPLOAD_BYTES, create_app, decode_slots_for_memory
 from asl_core.settings import REPO_ROOT
 from tests.helpers.photos import massey_photo
@@ -156,6 +157,17 @@ def test_query_parameters_mean_what_the_cli_options_mean(
     (from_cli,) = cli_json(capsys, *cli_args, str(photo))
     response = upload(client, photo.read_bytes(), name=photo.name, **params)
     assert response.json() == {**from_cli, "path": photo.name}
+
+
+def test_the_cli_and_the_api_answer_letters_unless_asked_as_the_app_does(
+    client: httpx.Client, massey_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    photo = massey_photo(massey_root, "7", "hand2")
+    (default,) = cli_json(capsys, str(photo))
+    (every_class,) = cli_json(capsys, "--classes", "all", str(photo))
+    assert every_class["label"] == "7"
+    assert default["label"] in LETTERS and all(label in LETTERS for label, _ in default["top"])
+    assert upload(client, photo.read_bytes(), name=photo.name).json()["label"] == default["label"]
 
 
 def test_a_photo_without_a_hand_says_so(
