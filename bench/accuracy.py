@@ -46,6 +46,7 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 def lopo_runs(config: str, group: str | None, args: argparse.Namespace, root: Path) -> list[Path]:
     """The run folders of the candidate's lopo group (trained now unless `group` is given)."""
+    from asl_core.runs.format import KFOLD_FILE
     from training import kfold
 
     if group is None:
@@ -56,7 +57,7 @@ def lopo_runs(config: str, group: str | None, args: argparse.Namespace, root: Pa
         for override in args.overrides:
             argv += ["--set", override]
         kfold.main(kfold.get_args_parser().parse_args(argv))
-    record = json.loads((root / group / "kfold.json").read_text())
+    record = json.loads((root / group / KFOLD_FILE).read_text())
     return [Path(run["run_dir"]) for run in record["runs"]]
 
 

@@ -39,6 +39,8 @@ from typing import Any
 
 import numpy as np
 
+from asl_core.runs.format import CHECKPOINT_META_FILE, CONFIG_FILE
+
 RULES = ("all", "group")
 
 
@@ -70,7 +72,7 @@ def _test_samples(run_dir: Path) -> list[Any]:
     from asl_core.data.sources import load_datasets
     from asl_core.data.splits import make_split
 
-    config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    config = json.loads((run_dir / CONFIG_FILE).read_text(encoding="utf-8"))
     samples = load_datasets(
         config["datasets"],
         classes=config.get("classes"),
@@ -110,7 +112,7 @@ def _image_logits(model: Any, spec: Any, table: Any, rows: np.ndarray) -> np.nda
 
 
 def _test_people(run_dir: Path) -> list[str]:
-    config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    config = json.loads((run_dir / CONFIG_FILE).read_text(encoding="utf-8"))
     return sorted(config["split"].get("test_people") or [])
 
 
@@ -133,7 +135,7 @@ def read_runs(
     parts: list[dict[str, Any]] = []
     class_names: list[str] | None = None
     for run_dir, source in zip(run_dirs, sources, strict=True):
-        loaded = load_checkpoint(run_dir / "checkpoint.json")
+        loaded = load_checkpoint(run_dir / CHECKPOINT_META_FILE)
         spec = loaded.model.input_spec
         if spec.kind == "sequence":
             raise ValueError(f"{run_dir.name}: held-out readings need a photo model")
@@ -176,7 +178,7 @@ def lodo_run_dirs(group_dir: Path) -> dict[str, Path]:
     found = {}
     for config_path in sorted(Path(group_dir).glob("*/config.json")):
         split = json.loads(config_path.read_text(encoding="utf-8"))["split"]
-        if split["name"] == "lodo" and (config_path.parent / "checkpoint.json").exists():
+        if split["name"] == "lodo" and (config_path.parent / CHECKPOINT_META_FILE).exists():
             found[split["params"]["test_dataset"]] = config_path.parent
     return found
 
@@ -408,7 +410,7 @@ def turned(readings: Readings, run_dirs: Sequence[str | Path], degrees: float) -
         rows = np.flatnonzero((readings.run == run_dir.name) & readings.has_hand)
         if not len(rows):
             continue
-        loaded = load_checkpoint(run_dir / "checkpoint.json")
+        loaded = load_checkpoint(run_dir / CHECKPOINT_META_FILE)
         model, spec = loaded.model.eval(), loaded.model.input_spec
         points = readings.vectors[rows].reshape(-1, 21, 3).astype(np.float64)
         for k in range(len(points)):
