@@ -82,6 +82,8 @@ class Speller:
         # (time, label or None, confidence, seconds this reading stands for)
         self.readings: deque[tuple[float, str | None, float, float]] = deque()
         self.text = ""
+        self._version = 0  # counts changes of `readings`, for the cached vote
+        self._vote_cache: tuple[tuple[int, float, Vote], tuple[str | None, float]] | None = None
         self._reset_state()
 
     def _reset_state(self) -> None:
@@ -93,6 +95,7 @@ class Speller:
         self._idle_since: float | None = None
 
     def reset(self) -> None:
+        self._version += 1
         self.readings.clear()
         self.text = ""
         self._reset_state()
@@ -104,9 +107,19 @@ class Speller:
 
     def smoothed(self) -> tuple[str | None, float]:
         """The window's winner (more than half of its weighted time) and its mean confidence
-        (time-weighted), or (None, 0.0) when no letter has a majority."""
+        (time-weighted), or (None, 0.0) when no letter has a majority. Counted once per
+        reading: the stream asks again for the overlay after `update` has asked."""
+        key = (self._version, self.window_s, self.vote)
+        if self._vote_cache is not None and self._vote_cache[0] == key:
+            return self._vote_cache[1]
+        result = self._vote()
+        self._vote_cache = (key, result)
+        return result
+
+    def _vote(self) -> tuple[str | None, float]:
         if not self.readings:
             return None, 0.0
+        by_time = self.vote == "time"
         start = self.readings[-1][0] - self.window_s
         total = covered = 0.0
         scores: dict[str | None, float] = {}
@@ -116,7 +129,10 @@ class Speller:
             span = min(duration, time - start)  # the part of this reading inside the window
             if span <= 0:
                 continue
-            weighted = span * self._weight(label, confidence)
+            weight = (  # `_weight`, inlined: this loop runs for every reading, every frame
+                1.0 if by_time else NO_LETTER_WEIGHT if label is None else max(0.0, confidence)
+            )
+            weighted = span * weight
             total += weighted
             covered += span
             scores[label] = scores.get(label, 0.0) + weighted
@@ -141,6 +157,7 @@ class Speller:
             )
         previous = self.readings[-1][0] if self.readings else None
         duration = 0.0 if previous is None else now - previous
+        self._version += 1
         self.readings.append((now, label, confidence, duration))
         # A reading stands for the time before it: the oldest one still reaching into the
         # window is kept.

@@ -231,6 +231,26 @@ def test_after_a_stall_one_reading_fills_the_window() -> None:
     assert speller.update("B", 0.9, 1.2) == "B"
 
 
+def test_a_new_window_or_vote_counts_at_once() -> None:
+    """The vote is counted once per reading (the stream asks twice a frame); a setting
+    changed between readings (the sidebar's slider) is not answered from the old count."""
+    speller = Speller(window_s=0.25)
+    t = 0.0
+    for label, frames in (("A", 18), ("B", 6)):
+        for _ in range(frames):
+            speller.update(label, 0.9, t)
+            t += 1 / 30
+    assert speller.smoothed()[0] == "B"
+    speller.window_s = 1.0  # B now holds under half of the window (the rest: no letter)
+    assert speller.smoothed() == (None, 0.0)
+    speller.window_s = 0.25
+    assert speller.smoothed()[0] == "B"
+    speller.update("C", 0.9, t)  # a new reading is counted
+    assert speller.smoothed()[0] == "B"
+    speller.reset()
+    assert speller.smoothed() == (None, 0.0)
+
+
 def test_backspace_and_reset() -> None:
     speller = Speller()
     play(speller, timeline(("A", 0.5), (None, 0.3), ("B", 0.5)), 30)
