@@ -13,9 +13,14 @@ not cut). The photos were checked to be read right by the shipped model at 0.93 
 video mode.
 
 Chromium loops the clip, so the text keeps growing "JAB CALL JAB CALL ...": the test waits
-for the first pass and asserts it exactly, and that no word typed anywhere has a letter the
-clip does not show. The page's frames per second, read rate and the text go to
-bench/results/live_browser.json, one entry per load (bench/live.py reports them).
+for two passes and asserts that the FIRST is exact (the clip starts when START is pressed,
+and its 3 s lead-in covers the 0.5-3 s the video takes to reach the page), and that no word
+typed anywhere has a letter the clip does not show. The first pass used to lose the letter
+after the J: the word list for suggestions was loaded on the first typed letter and stopped
+the frame callback twice for 0.5 s (see `LiveSession`); the page now reports its longest
+pause between frames, recorded here. The page's frames per second, read rate, longest pause
+and the text go to bench/results/live_browser.json, one entry per load (bench/live.py
+reports them).
 """
 
 from __future__ import annotations
@@ -67,6 +72,7 @@ VIEWPORT = {"width": 1400, "height": 900}
 SCREENSHOT = REPO_ROOT / "docs" / "screenshots" / "live.png"
 RESULT = REPO_ROOT / "bench" / "results" / "live_browser.json"
 READ_FPS = re.compile(r"Read ([\d.]+) fps")
+PAUSE = re.compile(r"longest pause between frames ([\d.]+) s")
 STAGE_MS = re.compile(r"(\w+) ([\d.]+) ms")
 
 
@@ -113,9 +119,11 @@ def read_stats(page: Any) -> dict[str, Any] | None:
     if not timings or not fps:
         return None
     read = READ_FPS.search(timings)
+    pause = PAUSE.search(timings)
     return {
         "callback_fps": float(fps),
         "read_fps": float(read.group(1)) if read else None,
+        "longest_pause_s": float(pause.group(1)) if pause else None,
         "stage_ms": {name: float(ms) for name, ms in STAGE_MS.findall(timings)},
     }
 
@@ -128,7 +136,9 @@ def summarise(samples: list[dict[str, Any]]) -> dict[str, Any]:
     if not steady:
         return {"samples": 0, **load}
     stages = {name for sample in steady for name in sample["stage_ms"]}
+    pauses = [s["longest_pause_s"] for s in samples if s["longest_pause_s"] is not None]
     return {
+        "longest_pause_s": max(pauses) if pauses else None,  # over the whole stream
         "callback_fps_median": round(statistics.median(s["callback_fps"] for s in steady), 1),
         "read_fps_median": round(
             statistics.median(s["read_fps"] for s in steady if s["read_fps"] is not None), 1
@@ -179,8 +189,8 @@ def is_subsequence(typed: str, word: str) -> bool:
 def spell_in_browser(
     chromium: str, clip: Path, app_url: str, *, check_help: bool = False
 ) -> dict[str, Any]:
-    """Open the live page, press START, wait until one pass of the clip is typed; the page's
-    figures (and word help's, if asked)."""
+    """Open the live page, press START, wait until two passes of the clip are typed; the
+    page's figures (and word help's, if asked)."""
     flags = [
         "--use-fake-ui-for-media-stream",
         "--use-fake-device-for-media-stream",
@@ -201,6 +211,7 @@ def spell_in_browser(
 
         samples: list[dict[str, Any]] = []
         text = ""
+        first_frame_s = None
         deadline = started + SPELL_TIMEOUT_S
         while time.monotonic() < deadline:
             page.wait_for_timeout(500)
@@ -208,8 +219,12 @@ def spell_in_browser(
             stats = read_stats(page)
             if stats and stats["callback_fps"]:
                 samples.append(stats)
-            if f" {EXPECTED} " in f" {text.strip()} ":  # one pass typed exactly
-                break
+                if first_frame_s is None:
+                    first_frame_s = round(time.monotonic() - started, 1)
+            if len(text.split()) > 2 * len(WORDS) or (
+                len(text.split()) == 2 * len(WORDS) and text.endswith(" ")
+            ):
+                break  # two passes typed (each pass ends with a space)
         spent = time.monotonic() - started
         assert_no_exception(page)
         errors = page.get_by_text("Some frames could not be read").count()
@@ -226,6 +241,7 @@ def spell_in_browser(
     return {
         "text": text.strip(),
         "seconds": round(spent, 1),
+        "first_frame_after_start_s": first_frame_s,  # seen by polling every 0.5 s
         "errors": errors,
         "slow_note": slow_note.strip() or None,
         "screenshot": screenshot,
@@ -242,15 +258,25 @@ def test_live_page_spells_two_letters_a_second(
         measured = spell_in_browser(chromium, clip, app_url, check_help=not busy)
     text = measured["text"]
     figures = {k: v for k, v in measured.items() if k != "screenshot"}
+    first_pass = " ".join(text.split()[: len(WORDS)])
     exact = f" {EXPECTED} " in f" {text} "
     invented = [word for word in text.split() if not any(is_subsequence(word, w) for w in WORDS)]
-    record_figures(busy, {**figures, "one_pass_exact": exact, "invented_words": invented})
-    if not busy and exact:
+    record_figures(
+        busy,
+        {
+            **figures,
+            "first_pass": first_pass,
+            "first_pass_exact": first_pass == EXPECTED,
+            "one_pass_exact": exact,
+            "invented_words": invented,
+        },
+    )
+    if not busy and first_pass == EXPECTED:
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         SCREENSHOT.write_bytes(measured["screenshot"])
-    # One whole pass of the clip typed exactly ("JAB CALL" as two words, the J from motion,
-    # the LL from the slide) ...
-    assert exact, f"the page spelled {text!r}; {json.dumps(figures)}"
+    # The first pass of the clip typed exactly ("JAB CALL" as two words, the J from motion,
+    # the LL from the slide), from the first letter the page saw ...
+    assert first_pass == EXPECTED, f"the page spelled {text!r}; {json.dumps(figures)}"
     # ... and no word anywhere with a letter the clip does not show, or out of order (a pass
     # cut by START or a busy moment may lose letters; it must never invent them).
     assert not invented, f"{invented} in {text!r} are not what the clip spells"
