@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from asl_core.settings import data_dir
+
+if TYPE_CHECKING:
+    from asl_core.inference.predictor import Predictor
 
 os.environ.setdefault("WANDB_MODE", "offline")
 
@@ -35,3 +40,16 @@ def letters_root(data_root: Path) -> Path:
     if not (root / "MANIFEST.csv").exists():
         pytest.skip(f"grassknoted_letters not found under {data_root}")
     return root
+
+
+@pytest.fixture(scope="module")
+def predictor() -> Iterator[Predictor]:
+    """The shipped default model, loaded once per test module; skips when it is missing."""
+    from asl_core.inference.predictor import ModelNotAvailable, Predictor  # torch: only here
+
+    try:
+        shipped = Predictor()
+    except ModelNotAvailable as error:
+        pytest.skip(f"the shipped default model is missing: {error}")
+    with shipped:
+        yield shipped

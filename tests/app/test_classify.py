@@ -59,12 +59,6 @@ from tests.helpers.photos import massey_photo
 pytestmark = pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
 
 
-@pytest.fixture(scope="module")
-def predictor() -> Predictor:
-    with Predictor() as shipped:
-        yield shipped
-
-
 def classify(predictor: Predictor, name: str, data: bytes, **options) -> FileResult:
     return classify_file(predictor, name, data, threshold=options.pop("threshold", 0.6), **options)
 

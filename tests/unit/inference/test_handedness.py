@@ -12,19 +12,11 @@ from pathlib import Path
 import pytest
 
 from asl_core.data.sources import load_datasets
-from asl_core.inference.predictor import ModelNotAvailable, Predictor
+from asl_core.inference.predictor import Predictor
 from asl_core.io.images import load_image
 from asl_core.vision.views import mirror_image
 
 OTHER = {"Left": "Right", "Right": "Left"}
-
-
-@pytest.fixture(scope="module")
-def predictor() -> Predictor:
-    try:
-        return Predictor()
-    except ModelNotAvailable as error:
-        pytest.skip(f"the shipped default model is missing: {error}")
 
 
 @pytest.fixture(scope="module")

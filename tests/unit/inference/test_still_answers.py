@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from asl_core.inference.answers import still_answer, still_answers, still_probabilities
-from asl_core.inference.predictor import ModelNotAvailable, Predictor, default_model_path
+from asl_core.inference.predictor import Predictor, default_model_path
 from asl_core.io.images import load_image
 from asl_core.models.checkpoint import load_checkpoint, save_checkpoint
 from asl_core.vision.tensors import to_model_tensor
@@ -36,14 +36,6 @@ def test_a_motion_letter_reading_becomes_an_unsure_lookalike() -> None:
     assert [NAMES[i] for i in index] == ["I", "D"] and motion_like.tolist() == [True, True]
     assert confidence == pytest.approx([0.25 / 0.35, 0.1 / 0.3])
     assert still_probabilities(batch, NAMES)[:, [2, 4]].sum() == 0.0
-
-
-@pytest.fixture(scope="module")
-def predictor() -> Predictor:
-    try:
-        return Predictor()
-    except ModelNotAvailable as error:
-        pytest.skip(f"the shipped default model is missing: {error}")
 
 
 @pytest.mark.parametrize("signer", ["hand1", "hand2", "hand3", "hand4", "hand5"])

@@ -17,7 +17,6 @@ import pytest
 
 from asl_core.inference.predictor import (
     SMALL_HAND_PX,
-    ModelNotAvailable,
     Prediction,
     Predictor,
 )
@@ -39,14 +38,6 @@ WORD = "CAB"
 
 
 FPS = 30
-
-
-@pytest.fixture(scope="module")
-def predictor() -> Predictor:
-    try:
-        return Predictor()
-    except ModelNotAvailable as error:
-        pytest.skip(f"the shipped default model is missing: {error}")
 
 
 @pytest.fixture(scope="module")
