@@ -102,6 +102,27 @@ def _split_spec(args: argparse.Namespace, meta_data: dict[str, Any]) -> tuple[st
     return args.split, {**params, **cli}
 
 
+def _empty_side(
+    side: str, split_name: str, counts: dict[str, int], selection: dict[str, Any]
+) -> Exception:
+    """The DatasetError for a split whose evaluated side holds no photo, with why and what to
+    do. A stratified split (random, kfold) fills a class's val, then test, then train side, so a
+    class needs 3 photos before its test side gets one (asl_core.data.splits)."""
+    from asl_core.data.sources import DatasetError
+
+    limit = selection.get("limit_per_class")
+    why = (
+        f"with --limit-per-class {limit} each class is too small to give every side a photo "
+        "(a class needs at least 3 before its test side gets one)"
+        if limit is not None
+        else "the split parameters leave no photo on that side"
+    )
+    return DatasetError(
+        f"the {side} side of the {split_name} split has no photos (counts {counts}): {why}; "
+        "raise --limit-per-class, evaluate another --side, or use --split none"
+    )
+
+
 def main(args: argparse.Namespace) -> dict[str, Any]:
     import numpy as np
     import torch
@@ -136,6 +157,8 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         split = make_split(samples.samples, split_name, **split_params)
         indices = split.sides()[args.side]
         split_record = split.describe(samples.samples)
+        if not indices:
+            raise _empty_side(args.side, split_name, split_record["counts"], selection)
         recorded = (first.data.get("split") or {}).get("counts")
         if args.split == "checkpoint" and recorded and recorded != split_record["counts"]:
             print(f"warning: split counts {split_record['counts']} differ from the training "
