@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from tests.helpers.checkpoints import copy_shipped
 from training import evaluate, run_command
 
@@ -13,8 +11,8 @@ from training import evaluate, run_command
 def test_empty_test_side_is_one_line_exit_2(massey_root: Path, tmp_path: Path, capsys) -> None:
     """Two photos a class: the random split fills val then train, the test side is empty."""
     meta = copy_shipped(tmp_path / "model")
-    argv = ["--model", str(meta), "--data", str(massey_root), "--split", "random",
-            "--classes", "A", "B", "--limit-per-class", "2", "--output", str(tmp_path / "e.json")]  # fmt: skip
+    argv = ["--model", str(meta), "--data", str(massey_root), "--split", "random", "--classes",
+            "A", "B", "--limit-per-class", "2", "--output", str(tmp_path / "e.json")]  # fmt: skip
     assert run_command(evaluate.main, evaluate.get_args_parser(), argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0, err
