@@ -65,7 +65,7 @@ THUMBNAIL_SIDE = 96
 
 NO_HAND_ADVICE = (
     "Use a plain background, keep the whole hand in the frame, add more light, "
-    "or move closer to the camera. Gloved hands are rarely found."
+    "or move closer to the camera."
 )
 
 

@@ -11,8 +11,12 @@ know what to change. Each `NoHandHint` names one cause with the number that show
   hand or arm crossing the edge, so part of the hand is probably outside the frame.
 - "small": a large frame (longer side >= `hands.TILE_MIN_SIDE`) where skin-coloured pixels
   cover less than `SMALL_SKIN_SHARE`: a far-away signer whose hand is a few dozen pixels.
-- "no skin": a lit photo with almost no skin-coloured pixels (under `NO_SKIN_SHARE`): gloved
-  hands, which MediaPipe (trained on bare hands) rarely finds, or no hand in the picture.
+- "no colour": a greyscale photo (the 99th percentile of each pixel's channel spread, max - min
+  of R, G, B, under `COLOURLESS_CHROMA`): skin cannot be told by colour, so the skin-based
+  causes below are not judged. Real aslhg, massey36 and grassknoted photos measure 60-225;
+  their greyscale copies 0.
+- "no skin": a lit colour photo with almost no skin-coloured pixels (under `NO_SKIN_SHARE`):
+  gloved hands, which MediaPipe (trained on bare hands) rarely finds, or no hand in the picture.
 - "blurred": variance of the Laplacian under `BLUR_VARIANCE` (motion or focus blur).
 Colour and sharpness are not judged in a dark photo (noise and darkness mislead both).
 
@@ -44,6 +48,9 @@ SMALL_SKIN_SHARE = 0.02
 
 
 NO_SKIN_SHARE = 0.002
+
+
+COLOURLESS_CHROMA = 12.0
 
 
 BLUR_VARIANCE = 15.0
@@ -95,7 +102,18 @@ def no_hand_hints(rgb: np.ndarray) -> list[NoHandHint]:
         )
     if p95 < DARK_P95:
         return hints  # colour and sharpness mean little in the dark
-    hints += _skin_hints(small, max(rgb.shape[:2]))
+    chroma = float(np.percentile(small.max(axis=2) - small.min(axis=2), 99))
+    if chroma < COLOURLESS_CHROMA:
+        hints.append(
+            NoHandHint(
+                "no colour",
+                "The photo has no colour (it looks greyscale), so the hand cannot be told "
+                "from the background by its skin colour: a colour photo helps.",
+                chroma,
+            )
+        )
+    else:
+        hints += _skin_hints(small, max(rgb.shape[:2]))
     sharpness = float(cv2.Laplacian(grey, cv2.CV_64F).var())
     if sharpness < BLUR_VARIANCE:
         hints.append(

@@ -12,7 +12,7 @@ import pytest
 
 from asl_core.io.images import load_image
 from asl_core.vision.hands import HandDetector
-from asl_core.vision.photo_stats import no_hand_hints
+from asl_core.vision.photo_stats import no_hand_hints, skin_mask
 
 
 def _photos(root: Path, count: int) -> list[np.ndarray]:
@@ -80,10 +80,24 @@ def test_a_hand_crossing_the_edge_is_called_cut_off(
     assert checked >= 4
 
 
-def test_no_skin_colour_at_all_suggests_gloves(room_photos: list[np.ndarray]) -> None:
-    """A colourless copy (what a gloved hand shows the skin test: no skin colour anywhere)."""
+def test_a_greyscale_photo_is_called_colourless_not_gloved(room_photos: list[np.ndarray]) -> None:
+    """A greyscale copy has no skin colour anywhere; the cause is the missing colour."""
     for rgb in room_photos:
         grey = cv2.cvtColor(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
         hints = no_hand_hints(grey)
+        assert "no colour" in [hint.code for hint in hints]
+        assert not {"no skin", "small", "cut off"} & {hint.code for hint in hints}
+        assert "glove" not in " ".join(hint.message for hint in hints).lower()
+
+
+def test_a_colour_photo_with_the_skin_painted_over_suggests_gloves(
+    room_photos: list[np.ndarray],
+) -> None:
+    """The skin-coloured pixels painted blue: what a blue glove shows the skin test."""
+    for rgb in room_photos:
+        gloved = rgb.copy()
+        gloved[skin_mask(rgb)] = (40, 60, 200)
+        hints = no_hand_hints(gloved)
         assert "no skin" in [hint.code for hint in hints]
+        assert "no colour" not in [hint.code for hint in hints]
         assert "gloved hands are rarely found" in " ".join(hint.message for hint in hints)
