@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import os
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -250,7 +251,11 @@ def _parse_massey_name(name: str) -> dict[str, str] | None:
 
 
 def load_folder(
-    root: str | Path, name: str | None = None, *, default_signer: str | None = None
+    root: str | Path,
+    name: str | None = None,
+    *,
+    default_signer: str | None = None,
+    allow_missing: bool = False,
 ) -> list[Sample]:
     """A class-per-folder tree, read through its MANIFEST.csv when it has one (without one,
     the photos are the files whose suffix `asl_core.io.images.photo_suffixes()` names).
@@ -258,6 +263,12 @@ def load_folder(
     Signers come from the manifest's `signer` column, else from Massey-style file names,
     else `default_signer` (None when unknown). Without a manifest the sha256 of each file is
     computed here (about 1 ms per photo).
+
+    Raises DatasetError when the manifest lists files that do not exist (one `os.path.exists`
+    per row), naming how many and the first few: otherwise they would be answered from the
+    feature cache by their sha256, or counted as photos with no hand. `allow_missing=True`
+    (the capture folder, whose photos a user may delete) returns them all and lets the caller
+    drop the missing ones.
     """
     root = Path(root)
     name = name or root.name
@@ -268,22 +279,31 @@ def load_folder(
             reader = csv.DictReader(handle)
             if not reader.fieldnames or not {"path", "label"} <= set(reader.fieldnames):
                 raise DatasetError(f"{manifest} needs at least the columns path and label")
-            for row in reader:
-                path = root / row["path"]
-                parsed = _parse_massey_name(path.name) or {}
-                signer = row.get("signer") or parsed.get("signer") or default_signer
-                samples.append(
-                    Sample(
-                        label=normalise_label(row["label"]),
-                        dataset=name,
-                        path=path,
-                        signer=signer,
-                        sha256=row.get("sha256") or sha256_file(path),
-                        lighting=row.get("lighting") or parsed.get("lighting"),
-                        source=str(path),
-                        time=row.get("time") or None,
-                    )
+            rows = list(reader)
+        if not allow_missing:
+            missing = [row["path"] for row in rows if not os.path.exists(root / row["path"])]
+            if missing:
+                raise DatasetError(
+                    f"{manifest} lists {len(missing)} of {len(rows)} files that do not exist "
+                    f"under {root} (first: {', '.join(missing[:3])}): restore them, or remove "
+                    "their rows from MANIFEST.csv"
                 )
+        for row in rows:
+            path = root / row["path"]
+            parsed = _parse_massey_name(path.name) or {}
+            signer = row.get("signer") or parsed.get("signer") or default_signer
+            samples.append(
+                Sample(
+                    label=normalise_label(row["label"]),
+                    dataset=name,
+                    path=path,
+                    signer=signer,
+                    sha256=row.get("sha256") or sha256_file(path),
+                    lighting=row.get("lighting") or parsed.get("lighting"),
+                    source=str(path),
+                    time=row.get("time") or None,
+                )
+            )
     else:
         from asl_core.io.images import photo_suffixes  # what read_sample_rgb can decode
 

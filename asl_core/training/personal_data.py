@@ -58,7 +58,7 @@ def load_captures(folder: Path) -> list[Sample]:
     """The captured photos that exist on disk (read through the folder's MANIFEST.csv)."""
     folder = Path(folder)
     try:
-        samples = load_folder(folder, CAPTURES_DATASET)
+        samples = load_folder(folder, CAPTURES_DATASET, allow_missing=True)
     except (DatasetError, FileNotFoundError):
         raise PersonaliseError(
             f"No captured photos in {folder}: capture some signs first."
