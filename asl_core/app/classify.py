@@ -302,7 +302,7 @@ def _classify_file(
     return FileResult(
         outcome=outcome,
         message=message,
-        note=hands_note(prediction.num_hands),
+        note=" ".join(filter(None, [prediction.note, hands_note(prediction.num_hands)])),
         preview=preview,
         crop=crop,
         skeleton=skeleton,

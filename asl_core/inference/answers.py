@@ -10,6 +10,11 @@ path instead (`asl_core.inference.motion`).
 
 Below the threshold an answer is "unsure" (accepted False); `asl_core.inference.calibration`
 chooses the threshold on people the model never saw.
+
+An answer restricted to letters (or digits) that is unsure, while the unrestricted reading is
+confidently the other group, gets a note saying so ("looks like the digit 5: switch to Letters
+and digits", `other_group_note`). O/0, V/2 and W/6 are one handshape (`SAME_HANDSHAPE`): the
+restriction exists to choose between them, so they never give this note.
 """
 
 from __future__ import annotations
@@ -20,6 +25,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from asl_core.inference.motion import MOTION_LETTERS
+from asl_core.labels import CLASS_FILTER_NAMES, DIGITS, LETTERS, ClassFilter
+
+SAME_HANDSHAPE: frozenset[str] = frozenset("O0V2W6")
+"""Letters and digits signed with one handshape (O/0, V/2, W/6): only the class filter tells
+them apart, so `other_group_note` never names them."""
 
 
 @dataclass(frozen=True)
@@ -79,3 +89,23 @@ def still_answer(probs: np.ndarray, class_names: Sequence[str], threshold: float
         note = f"{looks}{best} needs the motion"
     return StillAnswer(i, conf, accepted=not motion and conf >= threshold, motion_like=motion,
                        note=note)  # fmt: skip
+
+
+def other_group_note(
+    all_probs: np.ndarray, class_names: Sequence[str], classes: ClassFilter, threshold: float
+) -> str | None:
+    """The note for an answer restricted to `classes` whose unrestricted reading is the other
+    group: "looks like the digit 5: switch to Letters and digits"; None otherwise.
+
+    all_probs: (classes,) probabilities with no class masked. The unrestricted still answer
+    (`still_answer`: never J or Z) must reach `threshold`, be a digit when `classes` is
+    "letters" (a letter when "digits"), and not be one of `SAME_HANDSHAPE`.
+    """
+    if classes == "all":
+        return None
+    answer = still_answer(all_probs, class_names, threshold)
+    name = class_names[answer.index]
+    other, kind = (DIGITS, "digit") if classes == "letters" else (LETTERS, "letter")
+    if not answer.accepted or name not in other or name in SAME_HANDSHAPE:
+        return None
+    return f"looks like the {kind} {name}: switch to {CLASS_FILTER_NAMES['all']}"

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from asl_core.inference.answers import still_answer, still_probabilities
+from asl_core.inference.answers import other_group_note, still_answer, still_probabilities
 from asl_core.labels import ClassFilter, allowed_mask
 from asl_core.models.checkpoint import CheckpointError, CheckpointMeta, load_checkpoint
 from asl_core.models.onnx_model import ONNX_SUFFIX, OnnxModel
@@ -29,6 +29,7 @@ from asl_core.models.registry import AslModel
 from asl_core.settings import DEFAULT_MODEL as DEFAULT_MODEL  # defined in settings, for training
 from asl_core.settings import default_model_path
 from asl_core.vision.hands import HandDetection, HandDetector
+from asl_core.vision.photo_stats import no_hand_hints
 from asl_core.vision.tensors import HandReading, detection_input
 
 DEFAULT_THRESHOLD = 0.72
@@ -82,6 +83,7 @@ class Prediction:
     mirrored: bool = False
     timings_ms: dict[str, float] = field(default_factory=dict)
     note: str | None = None  # why the answer is what it is ("looks like I; J needs the motion")
+    advice: str | None = None  # with no hand: the likely cause and what to do (no_hand_hints)
 
     @property
     def num_hands(self) -> int:
@@ -108,6 +110,8 @@ class Prediction:
         )
         if self.note:
             record["note"] = self.note
+        if not self.hand:
+            record["advice"] = self.advice  # None when no cause shows in the photo
         return record
 
 
@@ -204,6 +208,18 @@ class Predictor:
         return " + ".join(m.path.stem for m in self.models)
 
     @property
+    def description(self) -> str:
+        """What is being served, for a person: "default model (handframe_mlp)" for the
+        shipped model, else each file as given with its architecture, " + " between."""
+        default = default_model_path().resolve()
+        return " + ".join(
+            f"default model ({m.meta.architecture})"
+            if m.path.resolve() == default
+            else f"{m.path} ({m.meta.architecture})"
+            for m in self.models
+        )
+
+    @property
     def meta(self) -> CheckpointMeta:
         return self.models[0].meta
 
@@ -224,6 +240,9 @@ class Predictor:
         detect_ms = 1000 * (time.perf_counter() - start)
         prediction = self.predict_detection(rgb, det, **options)
         prediction.timings_ms = {"detect": detect_ms, **prediction.timings_ms}
+        if not prediction.hand:
+            hints = no_hand_hints(rgb)
+            prediction.advice = hints[0].message if hints else None
         return prediction
 
     def predict_detection(
@@ -241,7 +260,9 @@ class Predictor:
         force_mirror: read the hand as a left hand only (a signer who said so), whatever
         MediaPipe's label says.
         The answer is never J or Z (`answers.still_answer`); `top` lists the probabilities
-        with those two taken out.
+        with those two taken out. An unsure answer restricted to letters or digits is read
+        once more unrestricted, and its note says when that is confidently the other group
+        (`answers.other_group_note`).
         """
         threshold = self.threshold if threshold is None else threshold
         mirror = (self.mirror if mirror is None else mirror) and self.reads_images
@@ -263,6 +284,12 @@ class Predictor:
         still = still_probabilities(probs, self.class_names)
         order = np.argsort(-still)[:TOP_K]
         top = [(self.class_names[i], float(still[i])) for i in order if still[i] > 0]
+        note = answer.note
+        if not answer.accepted and classes != "all":
+            # unsure among the allowed classes: is it confidently a class of the other group?
+            # (said before "J needs the motion": a digit 1 read as letters looks like a Z)
+            unrestricted = self.probabilities(inputs[best], "all")
+            note = other_group_note(unrestricted, self.class_names, classes, threshold) or note
         return Prediction(
             label=self.class_names[answer.index],
             confidence=answer.confidence,
@@ -272,7 +299,7 @@ class Predictor:
             detection=det,
             mirrored=sides[best] != "detected",
             timings_ms={"preprocess": preprocess_ms, "model": model_ms},
-            note=answer.note,
+            note=note,
         )
 
     @staticmethod
