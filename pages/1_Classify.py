@@ -6,7 +6,6 @@ raises; the batch table and CSV come from the same module, the chart from `asl_c
 
 import html
 import logging
-import math
 
 import streamlit as st
 
@@ -17,6 +16,7 @@ st.title("Classify a photo")
 with st.spinner("Starting the recogniser…"):
     from asl_core.app import plots
     from asl_core.app.classify import (
+        UPLOAD_MAX_MB,
         FileResult,
         Outcome,
         batch_summary,
@@ -27,7 +27,7 @@ with st.spinner("Starting the recogniser…"):
     from asl_core.app.model_catalog import ModelChoice, class_filter_problem, short_input
     from asl_core.app.state import class_filter_radio, get_predictor, model_picker
     from asl_core.inference.predictor import DEFAULT_THRESHOLD, Predictor
-    from asl_core.io.images import MAX_FILE_BYTES, formats_sentence
+    from asl_core.io.images import formats_sentence
     from asl_core.vision.overlay import ACCEPTED_COLOUR, UNSURE_COLOUR
 
 logger = logging.getLogger(__name__)
@@ -191,7 +191,7 @@ with upload_col:
     uploads = st.file_uploader(
         "Photos of a signed letter or digit",
         accept_multiple_files=True,
-        max_upload_size=math.ceil(MAX_FILE_BYTES / 1e6),
+        max_upload_size=UPLOAD_MAX_MB,
         help="One or many photos; several give a results table you can download.",
     )
     st.caption(f"Photos as {formats_sentence()}, recognised by their content.")

@@ -20,7 +20,7 @@ from asl_core.app.capture import (
     restore_widget,
     start_personalising,
 )
-from asl_core.app.classify import UPLOAD_TYPES
+from asl_core.app.classify import UPLOAD_MAX_MB
 from asl_core.app.ice import (
     CAMERA_CONSTRAINTS,
     IceConfigError,
@@ -175,8 +175,8 @@ def snapshot_mode(session: CaptureSession, label: str) -> None:
 def upload_mode(session: CaptureSession, label: str) -> None:
     uploads = st.file_uploader(
         f"Photos of your hand signing **{label}**",
-        type=list(UPLOAD_TYPES),
         accept_multiple_files=True,
+        max_upload_size=UPLOAD_MAX_MB,  # as on Classify: any file, judged by its content
         key="capture_uploads",
     )
     if not uploads:

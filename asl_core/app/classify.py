@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import io
 import logging
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -28,6 +29,7 @@ from PIL import Image
 
 from asl_core.inference.predictor import Prediction, Predictor
 from asl_core.io.images import (
+    MAX_FILE_BYTES,
     ImageError,
     ImageTooLargeError,
     ImageTooSmallError,
@@ -35,7 +37,6 @@ from asl_core.io.images import (
     TruncatedImageError,
     formats_sentence,
     load_image,
-    photo_suffixes,
 )
 from asl_core.labels import ClassFilter
 from asl_core.vision.hands import HandDetection, landmark_box
@@ -46,9 +47,10 @@ from asl_core.vision.views import hand_crop, mirror_detection, skeleton_image
 logger = logging.getLogger(__name__)
 
 
-UPLOAD_TYPES: tuple[str, ...] = tuple(suffix.lstrip(".") for suffix in photo_suffixes())
-"""File types the uploader accepts: exactly what `asl_core.io.images.load_image` reads (its
-allow-list, HEIC and AVIF included); the content is checked again when it is read."""
+UPLOAD_MAX_MB: int = math.ceil(MAX_FILE_BYTES / 1e6)
+"""Size limit of every photo uploader (Streamlit's `max_upload_size`, in MB): the photo limit of
+`asl_core.io.images` (100 MB). The uploaders filter no file type: every file comes through
+and `load_image` judges it by its content, with its own message for each refusal."""
 
 
 PREVIEW_MAX_SIDE = 1024

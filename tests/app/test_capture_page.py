@@ -29,6 +29,7 @@ from streamlit.proto.Common_pb2 import FileURLs
 from streamlit.runtime.uploaded_file_manager import UploadedFile, UploadedFileRec
 from streamlit.testing.v1 import AppTest
 
+from asl_core.app.classify import UPLOAD_MAX_MB
 from asl_core.capture.names import FolderLockedError
 from asl_core.capture.store import NO_HAND_MESSAGE, CaptureStore
 from asl_core.settings import REPO_ROOT
@@ -446,3 +447,22 @@ def test_live_capture_in_chromium_saves_hand_frames_at_the_rate(
     per_second = Counter(row["time"] for row in rows)  # the time column has whole seconds
     assert max(per_second.values()) <= 4, per_second  # 3 a second (+1 straddling a second)
     assert all((captures / row["path"]).is_file() for row in rows)
+
+
+def test_the_capture_uploader_has_the_classify_limit_and_judges_files_by_content(
+    folders: dict[str, Path], massey_root: Path
+) -> None:
+    """Same uploader rule as Classify: 100 MB, no file-type filter; a text file comes through
+    and is refused by its content, with the photo beside it saved."""
+    at = choose(open_page(), "Upload photos", "B")
+    uploader = at.file_uploader(key="capture_uploads")
+    assert uploader.proto.max_upload_size_mb == UPLOAD_MAX_MB == 100
+    assert list(uploader.proto.type) == []
+    files = [
+        ("notes.txt", b"my notes about signing\n", "text/plain"),
+        ("b1.jpeg", massey_photo(massey_root, "b", "hand2").read_bytes(), "image/jpeg"),
+    ]
+    ok(uploader.set_value(files).run())
+    assert "Saved 1 of 2 photos as B." in texts(at.success)
+    assert "notes.txt: This file is not an image" in texts(at.warning)
+    assert len(manifest(folders["captures"])) == 1
