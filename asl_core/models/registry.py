@@ -14,7 +14,9 @@ learning vs a 28x28 scratch MLP; 004 = baseline/enhanced CNN and a CNN+LSTM.
 
 from __future__ import annotations
 
+import difflib
 import functools
+import inspect
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -148,6 +150,62 @@ def _default_input_spec(name: str) -> InputSpec:
     # Built on the meta device: no memory and no initialisation, a few ms even for VGG16.
     with torch.device("meta"):
         return _REGISTRY[name].builder(2).input_spec
+
+
+@functools.cache
+def _default_type(name: str) -> type[AslModel]:
+    with torch.device("meta"):
+        return type(_REGISTRY[name].builder(2))
+
+
+_DECIDED_BY_CALLER = ("self", "num_classes", "pretrained", "weights_path", "representation")
+"""Constructor arguments that are not the architecture's own: `create_model` and the training
+config decide them, so `arch_kwargs` may not name them."""
+
+
+def arch_parameters(name: str) -> list[str] | None:
+    """The names `arch_kwargs` may set for `name`: the keyword parameters of the class its
+    builder returns (`inspect.signature`), less those the caller decides. None when the
+    constructor takes `**kwargs` (any name may be meant)."""
+    parameters = inspect.signature(_default_type(name).__init__).parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return None
+    return [p.name for p in parameters if p.name not in _DECIDED_BY_CALLER]
+
+
+def check_arch_kwargs(name: str, kwargs: dict[str, Any]) -> list[str]:
+    """What is wrong with `arch_kwargs` for architecture `name`, one line each naming the key
+    (`arch_kwargs.KEY`); empty when fine. Unknown names get a "did you mean"; then the model is
+    built once on the meta device (no memory, no initialisation, a few ms) so a value the
+    constructor refuses (a text for a width, a dropout of 5) is reported here, not after
+    MediaPipe ran. A failing build is retried key by key to name the culprit."""
+    known = arch_parameters(name)
+    if known is not None:
+        problems = []
+        for key in kwargs:
+            if key not in known:
+                close = difflib.get_close_matches(key, known, n=1)
+                hint = f" (did you mean arch_kwargs.{close[0]}?)" if close else ""
+                takes = ", ".join(known) or "no arguments"
+                problems.append(f"unknown config key arch_kwargs.{key}{hint}; {name} takes {takes}")
+        if problems:
+            return problems
+
+    def failure(given: dict[str, Any]) -> str | None:
+        try:
+            with torch.device("meta"):
+                create_model(name, 2, **given)
+        except Exception as error:  # any refusal of the constructor: reported as the key's
+            lines = str(error).strip().splitlines() or [type(error).__name__]
+            return lines[0]
+        return None
+
+    if (whole := failure(kwargs)) is None:
+        return []
+    for key, value in kwargs.items():
+        if (alone := failure({key: value})) is not None:
+            return [f"arch_kwargs.{key}: {name} cannot be built with {value!r}: {alone}"]
+    return [f"arch_kwargs {kwargs!r}: {name} cannot be built with these together: {whole}"]
 
 
 def create_model(name: str, num_classes: int, pretrained: bool = False, **kwargs: Any) -> AslModel:

@@ -35,7 +35,7 @@ from pydantic import (
 
 from asl_core.data.augment import AugmentConfig
 from asl_core.data.splits import SPLITTERS
-from asl_core.models.registry import model_info
+from asl_core.models.registry import check_arch_kwargs, model_info
 from asl_core.runs.format import CONFIG_FILE
 from asl_core.settings import REPO_ROOT
 from asl_core.vision.spec import IMAGE_REPRESENTATIONS, Representation
@@ -184,6 +184,7 @@ class TrainConfig(_Section):
         if self.epochs < 1 and not self.stages:
             problems.append("epochs must be at least 1")
         info = model_info(self.model)
+        problems.extend(check_arch_kwargs(self.model, self.arch_kwargs))
         if self.pretrained and not info.supports_pretrained:
             problems.append(f"pretrained: {self.model} has no ImageNet weights")
         reads_landmarks = info.input_spec.kind == "landmarks"
