@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from asl_core.app.capture import (
@@ -126,7 +127,17 @@ def pick_sign(session: CaptureSession) -> str | None:
     own = [label for label in counts if label not in BUILTIN_CLASSES]
     kind = st.radio("What will you sign?", (KNOWN_SIGN, NEW_SIGN), horizontal=True)
     if kind == KNOWN_SIGN:
-        label = st.selectbox("Sign", [*BUILTIN_CLASSES, *own], key="capture_label")
+        # Nothing chosen for the user: a preselected "0" saved uploads as 0 unasked.
+        label = st.selectbox(
+            "Sign",
+            [*BUILTIN_CLASSES, *own],
+            index=None,
+            placeholder="Choose the sign first",
+            key="capture_label",
+        )
+        if label is None:
+            st.info("Choose the sign first: nothing is saved until then.")
+            return None
     else:
         typed = st.text_input(
             "Name of the new sign",
@@ -142,10 +153,15 @@ def pick_sign(session: CaptureSession) -> str | None:
         except CaptureError as error:
             st.error(str(error))
             return None
-    # Always one line here, whatever the count: an element appearing above the video player
-    # would make Streamlit mount the player anew, which stops the camera.
-    st.caption(f"**{label}**: {counts.get(label, 0)} photos so far.")
     return label
+
+
+def show_count(counter: DeltaGenerator, session: CaptureSession, label: str) -> None:
+    """The one-line count of photos of `label`, read from the store now (so, called again
+    after a save, it counts the new photos). Always one line in its placeholder: an element
+    appearing above the video player would make Streamlit mount the player anew, which stops
+    the camera."""
+    counter.caption(f"**{label}**: {session.store.counts().get(label, 0)} photos so far.")
 
 
 def show_snapshot(result: SnapshotResult) -> None:
@@ -449,6 +465,8 @@ else:
     st.header("Capture")
     label = pick_sign(session)
     if label is not None:
+        counter = st.empty()
+        show_count(counter, session, label)
         mode = st.radio("How", MODES, horizontal=True, key="capture_mode")
         if mode == "Live camera":
             if warning := insecure_context_warning(st.context.url):
@@ -458,6 +476,7 @@ else:
             snapshot_mode(session, label)
         else:
             upload_mode(session, label)
+        show_count(counter, session, label)  # with what this run saved
     if session.store.lock.held:
         # Below the video on purpose: an element appearing above it would restart the camera.
         st.button(

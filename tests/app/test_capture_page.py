@@ -110,8 +110,9 @@ def manifest(folder: Path) -> list[dict[str, str]]:
 
 
 def choose(at: AppTest, mode: str, sign: str) -> AppTest:
-    ok(at.radio(key="capture_mode").set_value(mode).run())
-    return ok(at.selectbox(key="capture_label").set_value(sign).run())
+    """The sign first (the ways to capture show once one is chosen), then the way."""
+    ok(at.selectbox(key="capture_label").set_value(sign).run())
+    return ok(at.radio(key="capture_mode").set_value(mode).run())
 
 
 def test_the_page_asks_for_the_signers_name_first(folders: dict[str, Path]) -> None:
@@ -172,7 +173,7 @@ def test_a_camera_snapshot_with_a_hand_is_saved_once(
 def test_a_snapshot_without_a_hand_is_not_saved(folders: dict[str, Path]) -> None:
     grey = cv2.imencode(".jpg", np.full((480, 640, 3), 90, np.uint8))[1].tobytes()
     with mock.patch("streamlit.camera_input", return_value=camera_photo(grey)):
-        at = ok(open_page().radio(key="capture_mode").set_value("Snapshot").run())
+        at = choose(open_page(), "Snapshot", "B")
     assert NO_HAND_MESSAGE in texts(at.warning)
     assert manifest(folders["captures"]) == []
 
@@ -466,3 +467,23 @@ def test_the_capture_uploader_has_the_classify_limit_and_judges_files_by_content
     assert "Saved 1 of 2 photos as B." in texts(at.success)
     assert "notes.txt: This file is not an image" in texts(at.warning)
     assert len(manifest(folders["captures"])) == 1
+
+
+def test_no_sign_is_chosen_for_the_user_and_the_count_follows_the_uploads(
+    folders: dict[str, Path], massey_root: Path
+) -> None:
+    at = open_page()
+    sign = at.selectbox(key="capture_label")
+    assert sign.value is None and sign.placeholder == "Choose the sign first"
+    assert "Choose the sign first: nothing is saved until then." in texts(at.info)
+    assert not at.file_uploader and not [radio for radio in at.radio if radio.label == "How"]
+    at = choose(at, "Upload photos", "B")
+    assert "**B**: 0 photos so far." in texts(at.caption)
+    files = [
+        ("b1.jpeg", massey_photo(massey_root, "b", "hand2").read_bytes(), "image/jpeg"),
+        ("b2.jpeg", massey_photo(massey_root, "b", "hand3").read_bytes(), "image/jpeg"),
+    ]
+    ok(at.file_uploader(key="capture_uploads").set_value(files).run())
+    assert "Saved 2 of 2 photos as B." in texts(at.success)
+    assert "**B**: 2 photos so far." in texts(at.caption)
+    assert [row["label"] for row in manifest(folders["captures"])] == ["B", "B"]
