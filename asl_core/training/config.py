@@ -150,6 +150,19 @@ class TrainConfig(_Section):
     def _as_list(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
 
+    @field_validator("run_name")
+    @classmethod
+    def _one_folder(cls, name: str | None) -> str | None:
+        """A run name is one folder directly under runs_dir: no way out of it, no nesting."""
+        if name is not None and (
+            not name or "/" in name or "\\" in name or ".." in name or name.startswith(".")
+        ):
+            raise ValueError(
+                "a run name is one folder name inside the runs folder: no / or \\, no .., "
+                "not starting with ."
+            )
+        return name
+
     @field_validator("model")
     @classmethod
     def _known_model(cls, name: str) -> str:

@@ -1,0 +1,31 @@
+"""A run name is one folder inside the runs folder: `--run-name ../escape` is refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from asl_core.training.config import ConfigError, load_config
+from training import run_command, train
+
+
+@pytest.mark.parametrize("name", ["../escape", "a/b", ".hidden", "a\\b", "x..y", ""])
+def test_run_name_with_a_path_is_refused(name: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config("landmark_mlp", run_name=name)
+    message = str(caught.value)
+    assert message.startswith("run_name: a run name is one folder name inside the runs folder")
+    assert "\n" not in message
+
+
+def test_train_refuses_before_writing(tmp_path: Path, capsys) -> None:
+    runs = tmp_path / "runs"
+    argv = ["--config", "landmark_mlp", "--runs-dir", str(runs), "--run-name", "../escape"]
+    assert run_command(train.main, train.get_args_parser(), argv) == 2
+    assert "error: run_name: a run name is one folder name" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_plain_run_name_passes() -> None:
+    assert load_config("landmark_mlp", run_name="my-run_2.1").run_name == "my-run_2.1"
