@@ -192,6 +192,9 @@ class _Run:
                 if self.dist.is_main:  # one writer per run folder (RunBusyError otherwise)
                     held.enter_context(run_lock(self.resume_dir))
                 self.resume: ResumeState | None = ResumeState.read(self.resume_dir)
+                self.resume.refuse_if_finished(
+                    self.resume_dir, self.config, plan_phases(self.config)
+                )
             else:
                 self.resume = None
             self._prepare()

@@ -8,7 +8,7 @@ import json
 import math
 import os
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from safetensors.torch import load_file, save_file
 from asl_core.io.files import atomic_write_json
 from asl_core.models.checkpoint import non_finite_tensors
 from asl_core.models.registry import AslModel
-from asl_core.runs.format import STATE_META_FILE, STATE_WEIGHTS_FILE, now_iso
+from asl_core.runs.format import STATE_META_FILE, STATE_WEIGHTS_FILE, SUMMARY_FILE, now_iso
 from asl_core.training.config import ResumeError
 
 RUN_LOCK = ".writer.lock"
@@ -198,6 +198,42 @@ class ResumeState:
                 "instead (with a lower learning rate if it diverged)"
             )
         return cls(json.loads(meta.read_text(encoding="utf-8")), load_file(str(weights)))
+
+    def refuse_if_finished(self, run_dir: Path, config: Any, phases: Sequence[Any]) -> None:
+        """Raise ResumeError when the run's summary says it ended (finished or stopped early)
+        and no epoch of `phases` (optim.Phase: name, epochs) is left to train: a resume that
+        would only re-test the kept weights. The loop of `fit` counts epochs the same way (a
+        phase that stopped early counts as done). A run that crashed after its last epoch
+        (during the test) is not refused: the resume finishes it."""
+        summary = run_dir / SUMMARY_FILE
+        status = json.loads(summary.read_text(encoding="utf-8")).get("status") if (
+            summary.is_file()) else None  # fmt: skip
+        if status not in ("finished", "stopped_early"):
+            return
+        start, phase_epoch = int(self.info["phase_index"]), int(self.info["phase_epoch"])
+        early, done = config.early_stopping, int(self.info["epoch"])
+        left = 0
+        for index in range(start, len(phases)):
+            phase = phases[index]
+            trained = phase_epoch if index == start else 0
+            stops_early = early.enabled or phase.name not in ("full", "head")
+            if index == start and stops_early and int(self.info["bad_epochs"]) >= early.patience:
+                trained = phase.epochs
+            left += max(0, phase.epochs - trained)
+        if left > 0:
+            return
+        if len(phases) > 1 or phases[-1].name != "full":
+            more = (f"start a new run from it with --init-checkpoint "
+                    f"{run_dir}/checkpoint.json")  # fmt: skip
+        else:
+            more = f"--set epochs=M with M above {done} (e.g. epochs={2 * done})"
+            if status == "stopped_early":
+                more += f" and a patience above {early.patience} (early stopping ended it)"
+        ended = "stopped early after" if status == "stopped_early" else "finished all"
+        raise ResumeError(
+            f"{run_dir.name} already {ended} {done} epoch{'s' * (done != 1)}: nothing to resume; "
+            f"to train longer, {more}"
+        )
 
     def prefixed(self, prefix: str) -> dict[str, torch.Tensor]:
         return {k[len(prefix) :]: v for k, v in self.tensors.items() if k.startswith(prefix)}
