@@ -166,12 +166,31 @@ def content_sha256(record: Mapping[str, Any], keys: Sequence[str] = SIGNED_KEYS)
     return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
+RUN_CHECKPOINT = "checkpoint"
+"""Stem of the checkpoint a training run folder holds (`runs/<run>/checkpoint.json`)."""
+
+
+WHAT_TO_PASS = "pass a checkpoint .json (runs/<run>/checkpoint.json) or an exported .onnx"
+
+
 def checkpoint_paths(path: str | os.PathLike[str]) -> tuple[Path, Path]:
-    """(weights, meta) for a checkpoint given as either file or as the common stem."""
+    """(weights, meta) for a checkpoint given as either file, as the common stem, or as a
+    training run folder (its `checkpoint.json`). The one place model paths are resolved: the
+    command line, the HTTP API and `training.evaluate` all load through here."""
     path = Path(path)
+    if path.is_dir():
+        path = path / RUN_CHECKPOINT
     if path.suffix in (WEIGHTS_SUFFIX, META_SUFFIX):
         path = path.with_suffix("")
     return path.with_name(path.name + WEIGHTS_SUFFIX), path.with_name(path.name + META_SUFFIX)
+
+
+def refuse_non_checkpoint(path: str | os.PathLike[str]) -> None:
+    """Raise CheckpointError for an existing file that cannot be a checkpoint (a photo, a
+    .txt): its name would otherwise become the stem of a missing `<name>.json`."""
+    path = Path(path)
+    if path.is_file() and path.suffix not in (WEIGHTS_SUFFIX, META_SUFFIX):
+        raise CheckpointError(f"{path} is not a checkpoint; {WHAT_TO_PASS}")
 
 
 def non_finite_tensors(state: Mapping[str, torch.Tensor]) -> list[str]:
@@ -278,9 +297,10 @@ def parse_json_bounded(
 def read_meta(path: str | os.PathLike[str]) -> CheckpointMeta:
     """Read and validate the metadata file only, checksum included (cheap: for listing models;
     the architecture is checked by `load_checkpoint`)."""
+    refuse_non_checkpoint(path)
     _, meta_path = checkpoint_paths(path)
     if not meta_path.is_file():
-        raise CheckpointError(f"checkpoint metadata {meta_path} does not exist")
+        raise CheckpointError(f"checkpoint metadata {meta_path} does not exist; {WHAT_TO_PASS}")
     size = meta_path.stat().st_size
     if size > MAX_META_BYTES:
         raise CheckpointError(
@@ -463,6 +483,7 @@ def load_checkpoint(
     header (tensor names and shapes) -> the weights (finite) -> the real model. Raises
     CheckpointError (NonFiniteWeightsError for NaN or infinite weights) naming the problem.
     """
+    refuse_non_checkpoint(path)
     weights_path, meta_path = checkpoint_paths(path)
     meta = read_meta(meta_path)
     if expected_num_classes is not None and meta.num_classes != expected_num_classes:
