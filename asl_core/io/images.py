@@ -28,10 +28,12 @@ Decisions worth knowing:
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import math
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -236,7 +238,23 @@ def _not_a_photo(data: bytes) -> NotAnImageError:
 
 
 def _empty() -> NotAnImageError:
-    return NotAnImageError("This file is empty (0 bytes); upload the photo again.")
+    return NotAnImageError(
+        "This file is empty (0 bytes): it holds no photo; copy or send the photo again."
+    )
+
+
+_NOT_REGULAR = "it holds no photo to read; give the photo file itself."
+
+
+def _file_kind(mode: int) -> str:
+    """'a named pipe (FIFO)', 'a character device' ... for a `st_mode` that is not a file."""
+    kinds = (
+        (stat.S_ISFIFO, "a named pipe (FIFO)"),
+        (stat.S_ISCHR, "a character device, such as /dev/null"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    )
+    return next((name for test, name in kinds if test(mode)), "not a file")
 
 
 def _mb(size: int) -> str:
@@ -254,12 +272,20 @@ def check_photo_file(path: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYT
     """Refuse a path that cannot be a photo WITHOUT reading it: its size from `stat`, then
     its first bytes. Returns the size in bytes.
 
-    Raises NotAnImageError (empty, or not an accepted format, saying what it looks like),
+    Raises NotAnImageError (empty; not a regular file, such as a named pipe, which would block
+    the read forever, or /dev/null; or not an accepted format, saying what it looks like),
     ImageTooLargeError (over `max_bytes`), or OSError (missing, a folder, unreadable).
     """
     path = Path(path)
-    size = path.stat().st_size
-    if size == 0 and path.is_file():
+    info = path.stat()
+    if stat.S_ISDIR(info.st_mode):
+        raise IsADirectoryError(errno.EISDIR, "this is a folder, not a photo", str(path))
+    if not stat.S_ISREG(info.st_mode):
+        raise NotAnImageError(
+            f"This is not a regular file ({_file_kind(info.st_mode)}): {_NOT_REGULAR}"
+        )
+    size = info.st_size
+    if size == 0:
         raise _empty()
     if size > max_bytes:
         raise _file_too_large(size, max_bytes)
@@ -303,12 +329,13 @@ def _megapixels(pixels: int) -> str:
 def _too_large(width: int, height: int, limit: int, what: str) -> ImageTooLargeError:
     return ImageTooLargeError(
         f"The image is {_megapixels(width * height)} megapixels ({width}x{height}); "
-        f"the limit is {limit / 1e6:g} megapixels {what}. Resize it and upload it again."
+        f"the limit is {limit / 1e6:g} megapixels {what}. Resize it and try again."
     )
 
 
 _TRUNCATED_MESSAGE = (
-    "The image is truncated: the file ends before the picture does; re-save or re-upload it."
+    "The image is truncated: the file ends before the picture does; re-save it, or copy or "
+    "send it again."
 )
 
 
@@ -362,7 +389,7 @@ def _open(data: bytes, max_pixels: int, max_source_pixels: int, max_side: int) -
         pixels = int(found.group(1)) if found else 0
         raise ImageTooLargeError(
             f"The image is {_megapixels(pixels)} megapixels; the limit is "
-            f"{max_pixels / 1e6:g} megapixels for {kind.name}. Resize it and upload it again."
+            f"{max_pixels / 1e6:g} megapixels for {kind.name}. Resize it and try again."
         ) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         # A signature with too little (or damaged) data after it to parse the header.
@@ -370,7 +397,9 @@ def _open(data: bytes, max_pixels: int, max_source_pixels: int, max_side: int) -
             raise TruncatedImageError(_TRUNCATED_MESSAGE) from exc
         if len(data) < SNIFF_BYTES:
             raise TruncatedImageError(_TRUNCATED_MESSAGE) from exc
-        raise ImageError(f"The image could not be read ({exc}); re-save or re-upload it.") from exc
+        raise ImageError(
+            f"The image could not be read ({exc}); re-save it (e.g. as JPEG) and try again."
+        ) from exc
     width, height = img.size
     if kind.pillow != "JPEG" and width * height > max_pixels:
         raise _too_large(width, height, max_pixels, f"for {kind.name}")
@@ -397,7 +426,7 @@ def _decode(img: Image.Image) -> Image.Image:
         if isinstance(exc, EOFError) or _looks_truncated(exc):
             raise TruncatedImageError(_TRUNCATED_MESSAGE) from exc
         raise ImageError(
-            f"The image could not be decoded ({exc}); re-save or re-upload it."
+            f"The image could not be decoded ({exc}); re-save it (e.g. as JPEG) and try again."
         ) from exc
     return img
 
