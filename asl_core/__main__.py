@@ -1,10 +1,13 @@
 """Command line: `python -m asl_core predict [options] PATH...`.
 
-Every file it is given or finds in a folder gets one line: the answer, or `error` with the
-reason (not a photo, empty, too large, truncated, unreadable ...); the exit status is 1 when any
-line is an error. A file is checked from its size and first bytes before it is read, so a 2 GB
-video in a folder of photos costs nothing. Hidden files and folders (names starting with a dot,
-such as `.DS_Store`) are skipped when walking a folder.
+Every photo it is given or finds in a folder gets one line: the answer, or `error` with the
+reason (not a photo, empty, too large, truncated, unreadable, not a regular file ...); the exit
+status is 1 when any line is an error. A file is checked from its size and first bytes before it
+is read, so a 2 GB video in a folder of photos costs nothing. When walking a folder, hidden files
+and folders (names starting with a dot, such as `.DS_Store`) are ignored, and files without a
+photo suffix (notes.txt, MANIFEST.csv) are skipped: one line per folder lists them
+(`{"path": FOLDER, "skipped": [names]}` with --json) and they do not make the exit status 1.
+A file named on the command line is always read, whatever its suffix.
 """
 
 from __future__ import annotations
@@ -13,10 +16,40 @@ import argparse
 import json
 import sys
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from asl_core.labels import CLASS_FILTERS, DEFAULT_CLASS_FILTER
+
+TOP_LIMIT = 5
+"""Most classes a prediction lists (`inference.predictor.TOP_K`, what the HTTP API returns);
+a test keeps the two equal. Not imported from there: `--help` must not load torch."""
+
+
+def _threshold(text: str) -> float:
+    """argparse type: a finite number in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:  # also refuses nan, which compares false
+        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 1")
+    return value
+
+
+def _top(text: str) -> int:
+    """argparse type: an integer from 1 to TOP_LIMIT."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= TOP_LIMIT:
+        raise argparse.ArgumentTypeError(
+            f"{value} is out of range: 1 to {TOP_LIMIT} (the model lists at most {TOP_LIMIT} "
+            "classes, as the HTTP API does)"
+        )
+    return value
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -25,14 +58,17 @@ def get_args_parser() -> argparse.ArgumentParser:
     predict = commands.add_parser(
         "predict",
         help="recognise the sign in images",
-        description="One line per file: the answer, or `error` and why (exit 1 if any).",
+        description="One line per photo: the answer, or `error` and why (exit 1 if any). In "
+        "folders, files without a photo suffix are skipped (listed on one line per folder) and "
+        "hidden ones ignored; a file named on the command line is always read.",
     )
     predict.add_argument("paths", nargs="+", type=Path, help="images or folders of images")
     predict.add_argument(
         "--model",
         action="append",
         type=Path,
-        help="checkpoint (.json) or exported .onnx; repeat for an ensemble; default: shipped model",
+        help="checkpoint (.json), a training run folder (its checkpoint.json) or exported .onnx; "
+        "repeat for an ensemble; default: shipped model",
     )
     predict.add_argument(
         "--classes",
@@ -42,10 +78,15 @@ def get_args_parser() -> argparse.ArgumentParser:
         "W/6 are one handshape)",
     )
     predict.add_argument(
-        "--threshold", type=float, default=None, help="default: the calibrated 0.72"
+        "--threshold", type=_threshold, default=None, help="0 to 1; default: the calibrated 0.72"
     )
     predict.add_argument("--no-mirror", action="store_true", help="skip mirrored input")
-    predict.add_argument("--top", type=int, default=5, help="classes listed per image")
+    predict.add_argument(
+        "--top",
+        type=_top,
+        default=TOP_LIMIT,
+        help=f"classes listed per image, 1 to {TOP_LIMIT} (default {TOP_LIMIT})",
+    )
     predict.add_argument("--json", action="store_true", help="one JSON object per line")
     return parser
 
@@ -54,14 +95,30 @@ class EmptyFolder(OSError):
     """A folder given on the command line that holds no file to read."""
 
 
+@dataclass
+class SkippedFiles:
+    """Files of a walked folder that have no photo suffix (`photo_suffixes()`): not read."""
+
+    folder: Path
+    paths: list[Path]
+
+    def names(self) -> list[str]:
+        return [p.relative_to(self.folder).as_posix() for p in self.paths]
+
+
 def _hidden(path: Path, root: Path) -> bool:
     return any(part.startswith(".") for part in path.relative_to(root).parts)
 
 
-def iter_inputs(paths: Sequence[Path]) -> Iterator[Path | EmptyFolder]:
+def iter_inputs(paths: Sequence[Path]) -> Iterator[Path | EmptyFolder | SkippedFiles]:
     """Files as given (whatever they are, so a bad file gets its error line); folders walked
-    for every file in sorted order (not only photo suffixes: a `.heic` or a misnamed file gets
-    its line too), hidden ones skipped. A folder with no file yields an `EmptyFolder`."""
+    in sorted order for every file with a photo suffix (`photo_suffixes()`, any case; a
+    misnamed or broken photo still gets its error line), hidden ones ignored, then one
+    `SkippedFiles` for the folder's other files if it has any. A folder with no file at all
+    yields an `EmptyFolder`."""
+    from asl_core.io.images import photo_suffixes
+
+    suffixes = {suffix.lower() for suffix in photo_suffixes()}
     for path in paths:
         if not path.is_dir():
             yield path
@@ -69,7 +126,10 @@ def iter_inputs(paths: Sequence[Path]) -> Iterator[Path | EmptyFolder]:
         files = sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p, path))
         if not files:
             yield EmptyFolder(f"{path}: no files in this folder")
-        yield from files
+        skipped = [p for p in files if p.suffix.lower() not in suffixes]
+        yield from (p for p in files if p.suffix.lower() in suffixes)
+        if skipped:
+            yield SkippedFiles(path, skipped)
 
 
 def _error_text(error: BaseException) -> str:
@@ -89,7 +149,6 @@ def _emit(record: dict[str, Any], text: str, as_json: bool) -> None:
 def predict_command(args: argparse.Namespace) -> int:
     from asl_core.inference.predictor import DEFAULT_THRESHOLD, ModelNotAvailable, Predictor
     from asl_core.io.images import ImageError, load_image
-    from asl_core.vision.photo_stats import no_hand_hints
 
     threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
     try:
@@ -102,6 +161,13 @@ def predict_command(args: argparse.Namespace) -> int:
     failures = 0
     with predictor:
         for item in iter_inputs(args.paths):
+            if isinstance(item, SkippedFiles):
+                names = item.names()
+                text = f"{item.folder}: skipped {len(names)} file(s) without a photo suffix: "
+                _emit(
+                    {"path": str(item.folder), "skipped": names}, text + ", ".join(names), args.json
+                )
+                continue
             if isinstance(item, EmptyFolder):
                 failures += 1
                 folder = str(item).split(": ", 1)[0]
@@ -118,9 +184,8 @@ def predict_command(args: argparse.Namespace) -> int:
             prediction.top = prediction.top[: args.top]
             top = ", ".join(f"{name} {p:.0%}" for name, p in prediction.top)
             text = f"{item}: {prediction.display_label}" + (f"  [{top}]" if top else "")
-            if not prediction.hand:
-                hints = no_hand_hints(rgb)
-                text += f"  ({hints[0].message})" if hints else ""
+            if prediction.advice:
+                text += f"  ({prediction.advice})"
             _emit(prediction.to_json(str(item)), text, args.json)
     return 1 if failures else 0
 

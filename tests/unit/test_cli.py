@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import threading
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 import asl_core.io.images  # noqa: F401  (registers the HEIC codec used to make test files)
-from asl_core.__main__ import main
+from asl_core.__main__ import TOP_LIMIT, main
+from asl_core.inference.predictor import TOP_K
+from tests.helpers.checkpoints import copy_shipped
 from tests.helpers.photos import massey_photo
 
 
@@ -39,6 +43,7 @@ def messy_folder(massey_root: Path, tmp_path_factory: pytest.TempPathFactory) ->
     _save(photo, folder / "phone" / "b.avif", "AVIF")
     _save(photo, folder / "b.png", "PNG")
     (folder / "notes.txt").write_text("B is a flat hand, thumb across the palm\n")
+    (folder / "phone" / "MANIFEST.csv").write_text("name,label\nb.heic,B\n")
     (folder / "empty.jpg").touch()
     with (folder / "video.jpg").open("wb") as handle:  # sparse 2 GB "photo"
         handle.write(b"\xff\xd8\xff\xe0")
@@ -60,16 +65,18 @@ def test_every_file_of_a_folder_gets_a_line_and_errors_set_the_exit_status(
 
     monkeypatch.setattr(Path, "read_bytes", recording_read_bytes)
     code, lines = _run(capsys, str(messy_folder))
-    by_name = {Path(line["path"]).relative_to(messy_folder).as_posix(): line for line in lines}
+    *answers, skipped = lines
+    assert skipped == {"path": str(messy_folder), "skipped": ["notes.txt", "phone/MANIFEST.csv"]}
+    by_name = {Path(line["path"]).relative_to(messy_folder).as_posix(): line for line in answers}
     assert sorted(by_name) == [
-        "b.jpg", "b.png", "empty.jpg", "notes.txt", "phone/b.avif", "phone/b.heic", "video.jpg"
+        "b.jpg", "b.png", "empty.jpg", "phone/b.avif", "phone/b.heic", "video.jpg"
     ]  # fmt: skip
-    assert code == 1
+    assert code == 1  # empty.jpg and video.jpg, not the skipped files
     for name in ("b.jpg", "b.png", "phone/b.heic", "phone/b.avif"):
         assert by_name[name]["hand"] is True, name
     assert by_name["phone/b.heic"]["label"] == by_name["b.jpg"]["label"]
     assert "empty (0 bytes)" in by_name["empty.jpg"]["error"]
-    assert "text file" in by_name["notes.txt"]["error"]
+    assert "upload" not in by_name["empty.jpg"]["error"]  # nothing was uploaded
     assert "The file is 2.1 GB; the limit for a photo is 100.0 MB" in by_name["video.jpg"]["error"]
     assert max(read_sizes) < 10**6  # the 2 GB file was never read
 
@@ -112,3 +119,102 @@ def test_no_hand_in_text_mode_names_the_likely_cause(
     line = capsys.readouterr().out.strip()
     assert line.startswith(f"{tmp_path / 'corner.png'}: no hand")
     assert "very dark" in line
+
+
+def test_a_dark_photo_without_a_hand_gives_the_same_advice_in_json(
+    massey_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with Image.open(massey_photo(massey_root, "5", "hand4")) as img:
+        corner = img.convert("RGB").crop((0, 0, 96, 96))
+    Image.eval(corner, lambda v: v // 10).save(tmp_path / "corner.png")
+    code, (line,) = _run(capsys, str(tmp_path / "corner.png"))
+    assert code == 0
+    assert line["hand"] is False and line["label"] is None
+    assert line["advice"].startswith("The photo is very dark")
+    main(["predict", str(tmp_path / "corner.png")])
+    assert f"({line['advice']})" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "reason"),
+    [
+        ("--threshold", "1.5", "between 0 and 1"),
+        ("--threshold", "-1", "between 0 and 1"),
+        ("--threshold", "nan", "between 0 and 1"),
+        ("--threshold", "high", "not a number"),
+        ("--top", "-3", "1 to 5"),
+        ("--top", "0", "1 to 5"),
+        ("--top", "10", "at most 5 classes"),
+    ],
+)
+def test_out_of_range_options_are_refused(
+    option: str, value: str, reason: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["predict", option, value, str(tmp_path / "photo.jpg")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {option}: " in err and reason in err
+
+
+def test_top_limit_is_what_the_predictor_lists() -> None:
+    assert TOP_LIMIT == TOP_K  # the API always lists TOP_K: --top cannot promise more
+
+
+def test_a_folder_with_notes_beside_its_photos_exits_0_with_one_skipped_line(
+    massey_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "a.JPG").write_bytes(massey_photo(massey_root, "a").read_bytes())
+    (tmp_path / "notes.txt").write_text("A: fist, thumb beside it\n")
+    (tmp_path / "MANIFEST.csv").write_text("name,label\na.JPG,A\n")
+    capsys.readouterr()
+    assert main(["predict", str(tmp_path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 2
+    assert out[0].startswith(f"{tmp_path / 'a.JPG'}: ")
+    assert out[1] == (
+        f"{tmp_path}: skipped 2 file(s) without a photo suffix: MANIFEST.csv, notes.txt"
+    )
+    # Named on the command line, a file that is not a photo is still an error.
+    code, (line,) = _run(capsys, str(tmp_path / "notes.txt"))
+    assert code == 1 and "text file" in line["error"]
+
+
+def test_a_named_pipe_and_dev_null_are_refused_as_not_regular_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fifo = tmp_path / "x.jpg"
+    os.mkfifo(fifo)
+
+    def writer() -> None:  # so that a reader opening the pipe gets text instead of hanging
+        with fifo.open("wb") as handle:
+            handle.write(b"not a photo\n")
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    try:
+        code, lines = _run(capsys, str(fifo), "/dev/null")
+    finally:
+        os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))  # release the writer if blocked
+        thread.join(timeout=10)
+    assert code == 1
+    assert "not a regular file (a named pipe (FIFO))" in lines[0]["error"]
+    assert "not a regular file (a character device" in lines[1]["error"]
+    assert "text file" not in lines[1]["error"]
+
+
+def test_a_run_folder_is_a_model_and_a_photo_is_not(
+    massey_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = tmp_path / "runs" / "20261130-000000-handframe_mlp"
+    copy_shipped(run, "checkpoint")
+    photo = massey_photo(massey_root, "l")
+    code, (from_run,) = _run(capsys, "--model", str(run), str(photo))
+    assert code == 0
+    assert from_run == _run(capsys, str(photo))[1][0]  # the same model as the shipped one
+    for wrong in (photo, tmp_path / "runs"):
+        capsys.readouterr()
+        assert main(["predict", "--model", str(wrong), str(photo)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1
+        assert "pass a checkpoint .json (runs/<run>/checkpoint.json) or an exported .onnx" in err
