@@ -5,18 +5,24 @@ Start it with one command (the model is loaded once, at start-up):
     .venv/bin/uvicorn asl_core.serve.api:app --port 8000
     .venv/bin/python -m asl_core.serve.api --port 8000 [--host 0.0.0.0] [--model M.onnx]
 
-`ASL_MODEL` chooses the model (a checkpoint `.json` or an exported `.onnx`; default: the shipped
-model). Endpoints:
+`ASL_MODEL` chooses the model (a checkpoint `.json`, a training run folder, or an exported
+`.onnx`; default: the shipped model). `python -m asl_core.serve.api` loads and checks the model
+before it starts the server, and exits 2 with one line saying what is wrong. Endpoints:
 
 - `POST /predict` with the photo as multipart field `file` and optional query parameters
   `threshold` (0-1, default the shipped model's calibrated 0.72), `classes` (letters, the
   default as in the app | digits | all) and `mirror` (true|false)
   answers exactly what `python -m asl_core predict --json` prints for that photo, with `path`
   the uploaded file name:
-  `{"path", "label", "confidence", "accepted", "hand", "top": [[label, p], ...]}`.
+  `{"path", "label", "confidence", "accepted", "hand", "top": [[label, p], ...]}` (`top`: the
+  5 most likely classes, as the command line's default `--top 5`), plus `"note"` when a still
+  photo cannot be the answer (J, Z) and, with no hand found (`"hand": false`), `"advice"`: the
+  likely cause and what to do ("The photo is very dark ..."), or null when none shows.
   `curl -F file=@photo.jpg 'http://localhost:8000/predict?classes=letters'`
-- `GET /health`: `{"status": "ok", "model": NAME}` after one real inference (an all-zero input
-  of the model's declared shape gives one finite logit per class); 503 with the reason if not.
+- `GET /health`: `{"status": "ok", "model": WHAT}` (WHAT: "default model (ARCHITECTURE)" for
+  the shipped model, else the file as given and its architecture) after one real inference
+  (an all-zero input of the model's declared shape gives one finite logit per class); 503
+  with the reason if not.
 - `GET /labels`: `{"labels": [class names]}`.
 
 Errors are `{"detail": message}` with the status saying what went wrong: 400 for a malformed
@@ -53,7 +59,7 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
 from starlette.types import Message
 
-from asl_core.inference.predictor import DEFAULT_THRESHOLD, Predictor
+from asl_core.inference.predictor import DEFAULT_THRESHOLD, ModelNotAvailable, Predictor
 from asl_core.io.images import (
     MAX_FILE_BYTES,
     ImageError,
@@ -185,26 +191,31 @@ def create_app(
     *,
     decode_slots: int | None = None,
     read_timeout_s: float = READ_TIMEOUT_S,
+    predictor: Predictor | None = None,
 ) -> FastAPI:
     """The API serving `model` (default: `ASL_MODEL`, else the shipped model).
+
+    `predictor`: one already loaded (by `main`, to refuse a bad model before the server
+    starts); the app then serves it instead of loading `model`, and closes it at shutdown.
 
     The model and the hand detector are loaded once, when the server starts; requests share
     them (the detector serialises its own calls; model inference is thread-safe).
     `decode_slots`: uploads decoded and answered at once (default `decode_slots_for_memory()`);
     `read_timeout_s`: the stalled-upload timeout.
     """
+    preloaded = predictor
     slots = decode_slots if decode_slots is not None else decode_slots_for_memory()
     if slots < 1:
         raise ValueError(f"decode_slots must be at least 1, got {slots}")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        predictor = await run_in_threadpool(Predictor, _model_path(model))
-        app.state.predictor = predictor
+        loaded = preloaded or await run_in_threadpool(Predictor, _model_path(model))
+        app.state.predictor = loaded
         try:
             yield
         finally:
-            predictor.close()
+            loaded.close()
 
     app = FastAPI(
         title="ASL hand-sign recogniser",
@@ -223,7 +234,7 @@ def create_app(
                 check_inference(loaded.model, loaded.meta, loaded.path.name)
         except CheckpointError as error:
             return _error(503, f"The model cannot answer: {error}")
-        return {"status": "ok", "model": predictor.name}
+        return {"status": "ok", "model": predictor.description}
 
     @app.get("/labels")
     def labels(request: Request) -> dict[str, list[str]]:
@@ -318,20 +329,41 @@ app = create_app()
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m asl_core.api",
+        prog="python -m asl_core.serve.api",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to accept other machines")
-    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--port", type=_port, default=8000, help="1 to 65535 (default 8000)")
     parser.add_argument(
-        "--model", type=Path, default=None, help=f"default: ${MODEL_ENV} or shipped"
+        "--model",
+        type=Path,
+        default=None,
+        help=f"checkpoint .json, run folder or .onnx; default: ${MODEL_ENV} or shipped",
     )
     args = parser.parse_args(argv)
+    try:  # load and check the model first: a bad one is one line, not a startup traceback
+        predictor = Predictor(_model_path(args.model))
+        for loaded in predictor.models:
+            check_inference(loaded.model, loaded.meta, loaded.path.name)
+    except (ModelNotAvailable, ValueError, OSError) as error:  # CheckpointError is a ValueError
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     import uvicorn
 
-    uvicorn.run(create_app(args.model), host=args.host, port=args.port)
+    uvicorn.run(create_app(args.model, predictor=predictor), host=args.host, port=args.port)
     return 0
+
+
+def _port(text: str) -> int:
+    """argparse type: a TCP port number, 1 to 65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port number (1 to 65535)")
+    return value
 
 
 if __name__ == "__main__":

@@ -23,14 +23,19 @@ import httpx
 import numpy as np
 import pytest
 import uvicorn
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from PIL import Image
 
 from asl_core.__main__ import main as cli_main
 from asl_core.export.checkpoint_export import export_checkpoint
 from asl_core.inference.predictor import default_model_path
 from asl_core.labels import LETTERS
+from asl_core.models.checkpoint import checkpoint_paths, read_meta
 from asl_core.serve.api import MAX_UPLOAD_BYTES, create_app, decode_slots_for_memory
+from asl_core.serve.api import main as api_main
 from asl_core.settings import REPO_ROOT
+from tests.helpers.checkpoints import copy_shipped, edit_meta
 from tests.helpers.photos import massey_photo
 
 STARTUP_TIMEOUT_S = 60
@@ -121,7 +126,8 @@ def read_status_line(connection: socket.socket) -> str:
 def test_health_and_labels(client: httpx.Client) -> None:
     health = client.get("/health")
     assert health.status_code == 200
-    assert health.json() == {"status": "ok", "model": default_model_path().stem}
+    architecture = read_meta(default_model_path()).architecture
+    assert health.json() == {"status": "ok", "model": f"default model ({architecture})"}
     labels = client.get("/labels").json()["labels"]
     assert "A" in labels and "0" in labels and len(labels) == len(set(labels))
 
@@ -180,6 +186,20 @@ def test_a_photo_without_a_hand_says_so(
     assert response.status_code == 200
     assert response.json() == {**from_cli, "path": "wall.png"}
     assert response.json()["hand"] is False and response.json()["label"] is None
+    assert "advice" in response.json()  # the likely cause, or null when none shows
+
+
+def test_a_dark_photo_without_a_hand_gets_the_clis_advice(
+    client: httpx.Client, massey_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The background of a real Massey photo (no hand in it) at a tenth of its brightness."""
+    with Image.open(massey_photo(massey_root, "5", "hand4")) as img:
+        corner = img.convert("RGB").crop((0, 0, 96, 96))
+    Image.eval(corner, lambda v: v // 10).save(tmp_path / "dark.png")
+    (from_cli,) = cli_json(capsys, str(tmp_path / "dark.png"))
+    response = upload(client, (tmp_path / "dark.png").read_bytes(), name="dark.png")
+    assert response.json() == {**from_cli, "path": "dark.png"}
+    assert response.json()["advice"].startswith("The photo is very dark")
 
 
 def test_a_file_that_is_not_an_image_gets_415_saying_what_it_is(client: httpx.Client) -> None:
@@ -272,7 +292,8 @@ def test_serves_an_exported_onnx_model(
     photo = massey_photo(massey_root, "k", "hand2")
     (from_cli,) = cli_json(capsys, "--model", str(exported), str(photo))
     with LiveServer(exported) as live, httpx.Client(base_url=live.url) as http:
-        assert http.get("/health").json() == {"status": "ok", "model": "m"}
+        model = f"{exported} ({read_meta(default_model_path()).architecture})"
+        assert http.get("/health").json() == {"status": "ok", "model": model}
         response = upload(http, photo.read_bytes(), name=photo.name)
     assert response.json() == {**from_cli, "path": photo.name}
 
@@ -423,3 +444,74 @@ def test_a_stalled_upload_gets_408(tight: LiveServer) -> None:
             + b"\xff" * 1024
         )
         assert read_status_line(connection).startswith("HTTP/1.1 408")
+
+
+# --- Start-up: a bad model or port is one line and exit 2, before uvicorn starts ---
+
+
+def _truncate_weights(meta: Path) -> None:
+    weights, _ = checkpoint_paths(meta)
+    weights.write_bytes(weights.read_bytes()[:1000])
+
+
+def _edit_classes(meta: Path) -> None:
+    edit_meta(meta, lambda raw: raw["class_names"].reverse())
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("missing", "no model at"),
+        ("photo", "pass a checkpoint .json (runs/<run>/checkpoint.json) or an exported .onnx"),
+        ("truncated", "model.safetensors"),
+        ("classes edited", "model.json"),
+    ],
+)
+def test_a_bad_model_stops_the_server_command_with_one_line(
+    case: str,
+    expected: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    started: list[object] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: started.append(args))
+    if case == "missing":
+        model = tmp_path / "nonexistent.json"
+    elif case == "photo":
+        model = tmp_path / "photo.jpg"
+        model.write_bytes(b"\xff\xd8\xff\xe0")
+    else:
+        model = copy_shipped(tmp_path)
+        (_truncate_weights if case == "truncated" else _edit_classes)(model)
+    capsys.readouterr()
+    assert api_main(["--port", "8612", "--model", str(model)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert expected in err
+    assert started == []
+
+
+def test_a_run_folder_is_served(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[FastAPI] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: started.append(app))
+    copy_shipped(tmp_path / "runs" / "run1", "checkpoint")
+    assert api_main(["--model", str(tmp_path / "runs" / "run1")]) == 0
+    with TestClient(started[0]) as http:
+        assert http.get("/health").json()["status"] == "ok"
+
+
+@pytest.mark.parametrize("port", ["99999", "0", "-1", "http"])
+def test_a_bad_port_is_an_argparse_error(port: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        api_main(["--port", port])
+    assert exit_info.value.code == 2
+    assert "argument --port: " in capsys.readouterr().err
+
+
+def test_help_names_the_real_module(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        api_main(["--help"])
+    assert capsys.readouterr().out.startswith("usage: python -m asl_core.serve.api ")

@@ -6,14 +6,16 @@ import torch
 from fastapi.testclient import TestClient
 
 from asl_core.inference.predictor import default_model_path
+from asl_core.models.checkpoint import read_meta
 from asl_core.serve.api import create_app
 
 
 def test_health_answers_ok_only_while_the_model_can_answer() -> None:
     with TestClient(create_app()) as client:
+        architecture = read_meta(default_model_path()).architecture
         assert client.get("/health").json() == {
             "status": "ok",
-            "model": default_model_path().stem,
+            "model": f"default model ({architecture})",  # not the file's stem, "model"
         }
         # A model that loaded fine and then cannot answer (memory corrupted under it): the
         # old /health still said ok while every /predict failed.
