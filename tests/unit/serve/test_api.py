@@ -504,7 +504,10 @@ def test_a_run_folder_is_served(
 
 
 @pytest.mark.parametrize("port", ["99999", "0", "-1", "http"])
-def test_a_bad_port_is_an_argparse_error(port: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_bad_port_is_an_argparse_error(
+    port: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: None)  # never serve
     with pytest.raises(SystemExit) as exit_info:
         api_main(["--port", port])
     assert exit_info.value.code == 2
