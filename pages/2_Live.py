@@ -5,7 +5,6 @@ Layout only. The frame callback, the connection watch, ICE servers and snapshot 
 """
 
 import time
-from dataclasses import replace
 
 import streamlit as st
 
@@ -35,8 +34,8 @@ with st.spinner("Starting the recogniser…"):
         signing_help,
         text_download_name,
     )
-    from asl_core.app.model_catalog import ModelChoice, class_filter_problem
-    from asl_core.app.state import class_filter_radio, model_picker, predictor_for, secrets
+    from asl_core.app.model_catalog import ModelChoice
+    from asl_core.app.state import class_filter_radio, model_picker, secrets, stream_session
     from asl_core.inference.predictor import DEFAULT_THRESHOLD
     from asl_core.inference.stream import StreamSettings
     from asl_core.io.images import ImageError, load_image
@@ -108,23 +107,14 @@ def sidebar() -> tuple[ModelChoice, StreamSettings]:
 
 def live_session(choice: ModelChoice, settings: StreamSettings) -> LiveSession:
     """This browser session's recogniser, created (and its model loaded) before START."""
-    try:
-        predictor = predictor_for([choice])
-    except Exception as error:  # a broken checkpoint must leave the page usable
-        st.error(f"The model {choice.name} cannot be loaded: {error}")
-        st.stop()
-    problem = class_filter_problem(predictor.class_names, settings.classes)
-    if problem:
-        st.warning(problem)
-        settings = replace(settings, classes="all")
-    session: LiveSession | None = st.session_state.get(SESSION_KEY)
-    if session is None:
-        with st.spinner("Starting the hand tracker…"):
-            session = LiveSession(predictor, settings, model_key=choice.key, word_help=True)
-        st.session_state[SESSION_KEY] = session
-    session.use_model(predictor, choice.key)
-    session.apply(settings)
-    return session
+    return stream_session(
+        choice,
+        settings,
+        SESSION_KEY,
+        lambda predictor, ready: LiveSession(
+            predictor, ready, model_key=choice.key, word_help=True
+        ),
+    )
 
 
 def switch_to_snapshot() -> None:

@@ -6,7 +6,6 @@ it, snapshot photos, the reference drawing and the score tables in `asl_core.app
 """
 
 import time
-from dataclasses import replace
 
 import streamlit as st
 
@@ -24,7 +23,7 @@ with st.spinner("Starting the recogniser…"):
         rtc_configuration,
     )
     from asl_core.app.live import LiveSession, freeze_long_lived_objects, settings_from_controls
-    from asl_core.app.model_catalog import ModelChoice, class_filter_problem
+    from asl_core.app.model_catalog import ModelChoice
     from asl_core.app.practice import (
         PracticeRecognizer,
         classes_for,
@@ -35,7 +34,7 @@ with st.spinner("Starting the recogniser…"):
         results_download_name,
         target_rows_frame,
     )
-    from asl_core.app.state import class_filter_radio, model_picker, predictor_for, secrets
+    from asl_core.app.state import class_filter_radio, model_picker, secrets, stream_session
     from asl_core.data.sources import DatasetError
     from asl_core.data.typical import typical_detection
     from asl_core.inference.motion import MOTION_LETTERS
@@ -109,24 +108,17 @@ def sidebar() -> tuple[ModelChoice, StreamSettings, str, tuple[str, ...] | None,
 
 def practice_session(choice: ModelChoice, settings: StreamSettings) -> LiveSession:
     """This browser session's recogniser (a PracticeRecognizer), made before START."""
-    try:
-        predictor = predictor_for([choice])
-    except Exception as error:  # a broken checkpoint must leave the page usable
-        st.error(f"The model {choice.name} cannot be loaded: {error}")
-        st.stop()
-    problem = class_filter_problem(predictor.class_names, settings.classes)
-    if problem:
-        st.warning(problem)
-        settings = replace(settings, classes="all")
-    session: LiveSession | None = st.session_state.get(SESSION_KEY)
-    if session is None:
-        with st.spinner("Starting the hand tracker…"):
-            recognizer = PracticeRecognizer(predictor, settings)
-            session = LiveSession(predictor, settings, model_key=choice.key, recognizer=recognizer)
-        st.session_state[SESSION_KEY] = session
-    session.use_model(predictor, choice.key)
-    session.apply(settings)
-    return session
+    return stream_session(
+        choice,
+        settings,
+        SESSION_KEY,
+        lambda predictor, ready: LiveSession(
+            predictor,
+            ready,
+            model_key=choice.key,
+            recognizer=PracticeRecognizer(predictor, ready),
+        ),
+    )
 
 
 def recognizer_of(session: LiveSession) -> PracticeRecognizer:

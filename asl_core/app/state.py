@@ -12,14 +12,25 @@ through `Predictor.predict_detection` and keeps its own `HandDetector(mode="vide
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from asl_core.app.model_catalog import ModelChoice, discover_models, select_model
+from asl_core.app.model_catalog import (
+    ModelChoice,
+    class_filter_problem,
+    discover_models,
+    select_model,
+)
 from asl_core.inference.predictor import Predictor, default_model_path
 from asl_core.labels import CLASS_FILTER_NAMES, CLASS_FILTERS, DEFAULT_CLASS_FILTER, ClassFilter
 from asl_core.settings import runs_dir
+
+if TYPE_CHECKING:
+    from asl_core.app.live import LiveSession
+    from asl_core.inference.stream import StreamSettings
 
 MODEL_LIST_TTL_S = 15
 """How long the model list is kept: a run that just finished appears within this time."""
@@ -46,6 +57,35 @@ def get_predictor(model_paths: tuple[str, ...] = ()) -> Predictor:
 def predictor_for(choices: Sequence[ModelChoice]) -> Predictor:
     """`get_predictor` for the models picked in a selectbox/multiselect."""
     return get_predictor(tuple(str(choice.path) for choice in choices))
+
+
+def stream_session(
+    choice: ModelChoice,
+    settings: StreamSettings,
+    key: str,
+    make: Callable[[Predictor, StreamSettings], LiveSession],
+) -> LiveSession:
+    """This browser session's `LiveSession` (kept in `st.session_state[key]`), made by
+    `make(predictor, settings)` before START, then given the picked model and the sidebar's
+    settings on every rerun. A model that cannot be loaded stops the page with the reason;
+    a class filter the model cannot answer falls back to all classes, with a warning."""
+    try:
+        predictor = predictor_for([choice])
+    except Exception as error:  # a broken checkpoint must leave the page usable
+        st.error(f"The model {choice.name} cannot be loaded: {error}")
+        st.stop()
+    problem = class_filter_problem(predictor.class_names, settings.classes)
+    if problem:
+        st.warning(problem)
+        settings = replace(settings, classes="all")
+    session: LiveSession | None = st.session_state.get(key)
+    if session is None:
+        with st.spinner("Starting the hand tracker…"):
+            session = make(predictor, settings)
+        st.session_state[key] = session
+    session.use_model(predictor, choice.key)
+    session.apply(settings)
+    return session
 
 
 @st.cache_data(ttl=MODEL_LIST_TTL_S, show_spinner=False)
