@@ -42,6 +42,7 @@ from tests.helpers.browser import (
     REPO_ROOT,
     assert_no_exception,
     free_port,
+    inner_text,
     launch_browser,
     require_chromium,
     start_app,
@@ -102,16 +103,6 @@ def clip(letters_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def app_url(chromium: str) -> Iterator[str]:
     with start_app(free_port()) as url:
         yield url
-
-
-def inner_text(page: Any, selector: str) -> str:
-    """Text of the last element matching `selector` ('' if none). While a fragment reruns,
-    Streamlit can briefly show the old element next to the new one: the last one is current."""
-    return page.evaluate(
-        "(selector) => { const all = document.querySelectorAll(selector);"
-        " return all.length ? all[all.length - 1].innerText : ''; }",
-        selector,
-    )
 
 
 def read_stats(page: Any) -> dict[str, Any] | None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pytest
@@ -24,6 +23,7 @@ from tests.helpers.browser import (
     REPO_ROOT,
     assert_no_exception,
     free_port,
+    inner_text,
     launch_browser,
     require_chromium,
     start_app,
@@ -67,16 +67,6 @@ def clip(letters_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def app_url(chromium: str) -> Iterator[str]:
     with start_app(free_port()) as url:
         yield url
-
-
-def inner_text(page: Any, selector: str) -> str:
-    """Text of the last element matching `selector` ('' if none): while a fragment reruns,
-    Streamlit can briefly show the old element next to the new one."""
-    return page.evaluate(
-        "(selector) => { const all = document.querySelectorAll(selector);"
-        " return all.length ? all[all.length - 1].innerText : ''; }",
-        selector,
-    )
 
 
 def test_practice_page_completes_a_word_from_a_clip_of_real_photos(

@@ -273,6 +273,16 @@ def wait_for_app(page: Page, timeout_s: float = 60.0, settle_s: float = 1.0) -> 
     raise TimeoutError(f"the app was still running after {timeout_s:.0f} s")
 
 
+def inner_text(page: Page, selector: str) -> str:
+    """Text of the last element matching `selector` ('' if none). While a fragment reruns,
+    Streamlit can briefly show the old element next to the new one: the last one is current."""
+    return page.evaluate(
+        "(selector) => { const all = document.querySelectorAll(selector);"
+        " return all.length ? all[all.length - 1].innerText : ''; }",
+        selector,
+    )
+
+
 def exception_texts(page: Page) -> list[str]:
     """Texts of Streamlit's exception boxes, plus the page text if it mentions a traceback."""
     found = [box.inner_text() for box in page.locator(EXCEPTION_SELECTOR).all()]
