@@ -42,12 +42,13 @@ import cv2
 import numpy as np
 from PIL import Image, JpegImagePlugin, UnidentifiedImageError
 
-try:  # HEIC/HEIF (iPhone photos): libheif's decoder, shipped inside the pillow-heif wheel
-    import pillow_heif
+try:  # HEIC/HEIF (iPhone photos): libheif + libde265 (LGPL) inside the pi-heif wheel, which
+    # only decodes; pillow-heif would also ship the GPL x265 encoder. AVIF is Pillow's own.
+    import pi_heif
 
-    pillow_heif.register_heif_opener()
+    pi_heif.register_heif_opener()
     HEIF_AVAILABLE = True
-except ImportError:  # pragma: no cover - pillow-heif is in the lock
+except ImportError:  # pragma: no cover - pi-heif is in the lock
     HEIF_AVAILABLE = False
 
 
@@ -109,7 +110,7 @@ PHOTO_FORMATS: tuple[PhotoFormat, ...] = (
 
 
 def readable_formats() -> tuple[PhotoFormat, ...]:
-    """The formats this installation decodes (HEIC needs pillow-heif)."""
+    """The formats this installation decodes (HEIC needs pi-heif)."""
     return tuple(f for f in PHOTO_FORMATS if f.pillow != "HEIF" or HEIF_AVAILABLE)
 
 

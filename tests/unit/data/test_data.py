@@ -35,6 +35,7 @@ from asl_core.settings import data_dir
 from asl_core.vision import views
 from asl_core.vision.spec import Representation
 
+SYNTHETIC_HEIC = Path(__file__).resolve().parents[2] / "fixtures" / "synthetic_quadrants.heic"
 MASSEY_SIGNER_COUNTS = {"hand1": 900, "hand2": 895, "hand3": 180, "hand4": 180, "hand5": 360}
 
 
@@ -120,17 +121,21 @@ def test_folder_without_manifest_parses_massey_file_names(massey_root, massey, t
 
 def test_a_folder_lists_every_photo_the_image_reader_accepts(massey_root, tmp_path) -> None:
     """One list of photo suffixes (asl_core.io.images): a .jfif or .heic in a dataset folder
-    is read like a .jpeg. Real photos, renamed (the reader judges by content, not by name)."""
+    is read like a .jpeg. Real photos, renamed (the reader judges by content, not by name);
+    the .heic is the synthetic HEIC fixture (tests/fixtures/README.md: plumbing only)."""
     (source,) = copy_photos(massey_root, tmp_path / "copied", {"a": 1})
     folder = tmp_path / "mine" / "A"
     folder.mkdir(parents=True)
     for index, suffix in enumerate(photo_suffixes()):
-        shutil.copy(source, folder / f"hand1_a_bot_seg_{index}_cropped{suffix.upper()}")
+        copied = SYNTHETIC_HEIC if suffix == ".heic" else source
+        shutil.copy(copied, folder / f"hand1_a_bot_seg_{index}_cropped{suffix.upper()}")
     (folder / "notes.txt").write_text("not a photo")
     samples = load_folder(tmp_path / "mine")
     assert sorted(s.path.suffix.lower() for s in samples) == sorted(photo_suffixes())
     jfif = next(s for s in samples if s.path.suffix == ".JFIF")
     assert np.array_equal(read_sample_rgb(jfif), load_image(source))
+    heic = next(s for s in samples if s.path.suffix == ".HEIC")
+    assert read_sample_rgb(heic).shape == (64, 96, 3)
 
 
 def test_classes_and_limit_select_a_stratified_slice(massey_root) -> None:

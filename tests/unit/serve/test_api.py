@@ -390,16 +390,22 @@ def test_an_eps_named_jpg_is_refused_by_content(client: httpx.Client, massey_roo
     assert "PostScript or EPS" in response.json()["detail"]
 
 
-@pytest.mark.parametrize("fmt", ["HEIF", "AVIF"])
 def test_heic_and_avif_photos_are_answered(
-    client: httpx.Client, massey_root: Path, capsys: pytest.CaptureFixture[str], fmt: str
+    client: httpx.Client, massey_root: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """AVIF: a real photo, answered as the CLI answers its JPEG. HEIC: plumbing only, on the
+    synthetic fixture (the lock's pi-heif cannot encode; tests/fixtures/README.md): answered
+    as a photo with no hand, not refused as a format."""
     photo = massey_photo(massey_root, "b", "hand2")
-    response = upload(client, _jpeg(photo, fmt=fmt), name=f"b.{fmt.lower()}")
+    response = upload(client, _jpeg(photo, fmt="AVIF"), name="b.avif")
     assert response.status_code == 200, response.text
     assert response.json()["hand"] is True
     (from_cli,) = cli_json(capsys, str(photo))
     assert response.json()["label"] == from_cli["label"]
+    heic = (REPO_ROOT / "tests" / "fixtures" / "synthetic_quadrants.heic").read_bytes()
+    response = upload(client, heic, name="IMG_0001.HEIC")
+    assert response.status_code == 200, response.text
+    assert response.json()["hand"] is False and response.json()["label"] is None
 
 
 def test_a_50_mp_phone_photo_is_answered(client: httpx.Client, massey_root: Path) -> None:
