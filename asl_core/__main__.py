@@ -147,13 +147,18 @@ def _emit(record: dict[str, Any], text: str, as_json: bool) -> None:
 
 
 def predict_command(args: argparse.Namespace) -> int:
+    from asl_core.inference.answers import Interface
     from asl_core.inference.predictor import DEFAULT_THRESHOLD, ModelNotAvailable, Predictor
     from asl_core.io.images import ImageError, load_image
 
     threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
     try:
         predictor = Predictor(
-            args.model, threshold=threshold, mirror=not args.no_mirror, classes=args.classes
+            args.model,
+            threshold=threshold,
+            mirror=not args.no_mirror,
+            classes=args.classes,
+            interface=Interface.CLI,
         )
     except (ModelNotAvailable, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -12,15 +12,18 @@ Below the threshold an answer is "unsure" (accepted False); `asl_core.inference.
 chooses the threshold on people the model never saw.
 
 An answer restricted to letters (or digits) that is unsure, while the unrestricted reading is
-confidently the other group, gets a note saying so ("looks like the digit 5: switch to Letters
-and digits", `other_group_note`). O/0, V/2 and W/6 are one handshape (`SAME_HANDSHAPE`): the
-restriction exists to choose between them, so they never give this note.
+confidently the other group, gets a note saying so and how to widen the classes where the
+person reads it (`Interface`): "looks like the digit 5: switch to Letters and digits" in the
+app, "... use --classes all" from the command line, "... use classes=all" from the HTTP API
+(`other_group_note`). O/0, V/2 and W/6 are one handshape (`SAME_HANDSHAPE`): the restriction
+exists to choose between them, so they never give this note.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 
@@ -30,6 +33,24 @@ from asl_core.labels import CLASS_FILTER_NAMES, DIGITS, LETTERS, ClassFilter
 SAME_HANDSHAPE: frozenset[str] = frozenset("O0V2W6")
 """Letters and digits signed with one handshape (O/0, V/2, W/6): only the class filter tells
 them apart, so `other_group_note` never names them."""
+
+
+class Interface(StrEnum):
+    """Where a person reads the answer: each has its own way to answer with every class."""
+
+    APP = "app"
+    CLI = "cli"
+    API = "api"
+
+    @property
+    def all_classes_remedy(self) -> str:
+        """How to ask for letters and digits here: the app's switch, the command line's
+        option or the HTTP API's query parameter."""
+        return {
+            Interface.APP: f"switch to {CLASS_FILTER_NAMES['all']}",
+            Interface.CLI: "use --classes all",
+            Interface.API: "use classes=all",
+        }[self]
 
 
 @dataclass(frozen=True)
@@ -92,10 +113,15 @@ def still_answer(probs: np.ndarray, class_names: Sequence[str], threshold: float
 
 
 def other_group_note(
-    all_probs: np.ndarray, class_names: Sequence[str], classes: ClassFilter, threshold: float
+    all_probs: np.ndarray,
+    class_names: Sequence[str],
+    classes: ClassFilter,
+    threshold: float,
+    interface: Interface = Interface.APP,
 ) -> str | None:
     """The note for an answer restricted to `classes` whose unrestricted reading is the other
-    group: "looks like the digit 5: switch to Letters and digits"; None otherwise.
+    group: "looks like the digit 5: " and `interface.all_classes_remedy` ("switch to Letters
+    and digits" in the app); None otherwise.
 
     all_probs: (classes,) probabilities with no class masked. The unrestricted still answer
     (`still_answer`: never J or Z) must reach `threshold`, be a digit when `classes` is
@@ -108,4 +134,4 @@ def other_group_note(
     other, kind = (DIGITS, "digit") if classes == "letters" else (LETTERS, "letter")
     if not answer.accepted or name not in other or name in SAME_HANDSHAPE:
         return None
-    return f"looks like the {kind} {name}: switch to {CLASS_FILTER_NAMES['all']}"
+    return f"looks like the {kind} {name}: {interface.all_classes_remedy}"

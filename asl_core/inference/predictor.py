@@ -21,7 +21,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from asl_core.inference.answers import other_group_note, still_answer, still_probabilities
+from asl_core.inference.answers import (
+    Interface,
+    other_group_note,
+    still_answer,
+    still_probabilities,
+)
 from asl_core.labels import ClassFilter, allowed_mask
 from asl_core.models.checkpoint import CheckpointError, CheckpointMeta, load_checkpoint
 from asl_core.models.onnx_model import ONNX_SUFFIX, OnnxModel
@@ -177,6 +182,8 @@ class Predictor:
         (held-out people: 0.817 against 0.871 for `landmark_mlp` on the three sets).
     classes: "letters", "digits" or "all": O/0, V/2 and W/6 are one handshape, so someone
         spelling words asks for letters only and the digits are masked out.
+    interface: where the answers are read (the app, the command line, the HTTP API): a note
+        that tells the person to answer with every class says how in that interface.
     """
 
     def __init__(
@@ -187,6 +194,7 @@ class Predictor:
         mirror: bool = True,
         classes: ClassFilter = "all",
         detector: HandDetector | None = None,
+        interface: Interface = Interface.APP,
     ) -> None:
         paths = list(models) if models else [default_model_path()]
         if not models and not paths[0].exists():
@@ -200,6 +208,7 @@ class Predictor:
         self.threshold = threshold
         self.mirror = mirror
         self.classes = classes
+        self.interface = interface
         self._owns_detector = detector is None
         self.detector = detector or HandDetector(mode="image")
 
@@ -289,7 +298,10 @@ class Predictor:
             # unsure among the allowed classes: is it confidently a class of the other group?
             # (said before "J needs the motion": a digit 1 read as letters looks like a Z)
             unrestricted = self.probabilities(inputs[best], "all")
-            note = other_group_note(unrestricted, self.class_names, classes, threshold) or note
+            note = (
+                other_group_note(unrestricted, self.class_names, classes, threshold, self.interface)
+                or note
+            )
         return Prediction(
             label=self.class_names[answer.index],
             confidence=answer.confidence,

@@ -16,7 +16,9 @@ before it starts the server, and exits 2 with one line saying what is wrong. End
   the uploaded file name:
   `{"path", "label", "confidence", "accepted", "hand", "top": [[label, p], ...]}` (`top`: the
   5 most likely classes, as the command line's default `--top 5`), plus `"note"` when a still
-  photo cannot be the answer (J, Z) and, with no hand found (`"hand": false`), `"advice"`: the
+  photo cannot be the answer (J, Z) or an unsure answer under `classes=letters` (or digits) is
+  confidently the other group ("looks like the digit 5: use classes=all"; the command line
+  says "use --classes all") and, with no hand found (`"hand": false`), `"advice"`: the
   likely cause and what to do ("The photo is very dark ..."), or null when none shows.
   `curl -F file=@photo.jpg 'http://localhost:8000/predict?classes=letters'`
 - `GET /health`: `{"status": "ok", "model": WHAT}` (WHAT: "default model (ARCHITECTURE)" for
@@ -59,6 +61,7 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
 from starlette.types import Message
 
+from asl_core.inference.answers import Interface
 from asl_core.inference.predictor import DEFAULT_THRESHOLD, ModelNotAvailable, Predictor
 from asl_core.io.images import (
     MAX_FILE_BYTES,
@@ -168,6 +171,12 @@ def _model_path(model: str | os.PathLike[str] | None) -> list[Path] | None:
     return [Path(chosen)] if chosen else None
 
 
+def _load_predictor(model: str | os.PathLike[str] | None) -> Predictor:
+    """The predictor the API serves: `model` (else `ASL_MODEL`, else the shipped model), its
+    notes worded for the API ("use classes=all")."""
+    return Predictor(_model_path(model), interface=Interface.API)
+
+
 # The request body of /predict for the OpenAPI page: the endpoint reads the multipart form
 # itself (to bound the read), so FastAPI cannot infer it.
 _PREDICT_BODY = {
@@ -210,7 +219,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        loaded = preloaded or await run_in_threadpool(Predictor, _model_path(model))
+        loaded = preloaded or await run_in_threadpool(_load_predictor, model)
         app.state.predictor = loaded
         try:
             yield
@@ -343,7 +352,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:  # load and check the model first: a bad one is one line, not a startup traceback
-        predictor = Predictor(_model_path(args.model))
+        predictor = _load_predictor(args.model)
         for loaded in predictor.models:
             check_inference(loaded.model, loaded.meta, loaded.path.name)
     except (ModelNotAvailable, ValueError, OSError) as error:  # CheckpointError is a ValueError

@@ -223,3 +223,15 @@ def test_a_run_folder_is_a_model_and_a_photo_is_not(
         err = capsys.readouterr().err
         assert err.count("\n") == 1
         assert "pass a checkpoint .json (runs/<run>/checkpoint.json) or an exported .onnx" in err
+
+
+def test_a_digit_read_as_letters_names_the_command_lines_option(
+    massey_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The app's note says "switch to Letters and digits"; here the remedy is the option."""
+    photo = massey_photo(massey_root, "5", "hand1")
+    code, (line,) = _run(capsys, "--classes", "letters", str(photo))
+    assert code == 0 and not line["accepted"]
+    assert line["note"] == "looks like the digit 5: use --classes all"
+    code, (every_class,) = _run(capsys, "--classes", "all", str(photo))
+    assert every_class["label"] == "5" and every_class["accepted"]

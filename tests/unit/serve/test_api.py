@@ -102,6 +102,15 @@ def cli_json(capsys: pytest.CaptureFixture[str], *args: str) -> list[dict]:
     return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
 
 
+def as_api(from_cli: dict, name: str) -> dict:
+    """What the API answers for a photo the command line answered `from_cli`: the same JSON,
+    `path` the uploaded name, and a note's remedy in the API's words (`classes=all`)."""
+    expected = {**from_cli, "path": name}
+    if "note" in expected:
+        expected["note"] = expected["note"].replace("use --classes all", "use classes=all")
+    return expected
+
+
 def upload(client: httpx.Client, data: bytes, name: str = "photo.jpg", **params: object):
     return client.post("/predict", files={"file": (name, data, "image/jpeg")}, params=params)
 
@@ -141,7 +150,7 @@ def test_real_photos_get_exactly_the_command_lines_json(
     for photo, from_cli in zip(photos, expected, strict=True):
         response = upload(client, photo.read_bytes(), name=photo.name)
         assert response.status_code == 200, response.text
-        assert response.json() == {**from_cli, "path": photo.name}
+        assert response.json() == as_api(from_cli, photo.name)
 
 
 @pytest.mark.parametrize(
@@ -162,7 +171,7 @@ def test_query_parameters_mean_what_the_cli_options_mean(
     photo = massey_photo(massey_root, "o", "hand3")
     (from_cli,) = cli_json(capsys, *cli_args, str(photo))
     response = upload(client, photo.read_bytes(), name=photo.name, **params)
-    assert response.json() == {**from_cli, "path": photo.name}
+    assert response.json() == as_api(from_cli, photo.name)
 
 
 def test_the_cli_and_the_api_answer_letters_unless_asked_as_the_app_does(
@@ -176,6 +185,18 @@ def test_the_cli_and_the_api_answer_letters_unless_asked_as_the_app_does(
     assert upload(client, photo.read_bytes(), name=photo.name).json()["label"] == default["label"]
 
 
+def test_a_digit_read_as_letters_names_the_apis_parameter(
+    client: httpx.Client, massey_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Same answer as the command line's; only the remedy differs, each its own way."""
+    photo = massey_photo(massey_root, "5", "hand1")
+    (from_cli,) = cli_json(capsys, "--classes", "letters", str(photo))
+    response = upload(client, photo.read_bytes(), name=photo.name, classes="letters")
+    assert response.json()["note"] == "looks like the digit 5: use classes=all"
+    assert from_cli["note"] == "looks like the digit 5: use --classes all"
+    assert response.json() == as_api(from_cli, photo.name)
+
+
 def test_a_photo_without_a_hand_says_so(
     client: httpx.Client, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -184,7 +205,7 @@ def test_a_photo_without_a_hand_says_so(
     (from_cli,) = cli_json(capsys, str(tmp_path / "wall.png"))
     response = upload(client, empty_room, name="wall.png")
     assert response.status_code == 200
-    assert response.json() == {**from_cli, "path": "wall.png"}
+    assert response.json() == as_api(from_cli, "wall.png")
     assert response.json()["hand"] is False and response.json()["label"] is None
     assert "advice" in response.json()  # the likely cause, or null when none shows
 
@@ -198,7 +219,7 @@ def test_a_dark_photo_without_a_hand_gets_the_clis_advice(
     Image.eval(corner, lambda v: v // 10).save(tmp_path / "dark.png")
     (from_cli,) = cli_json(capsys, str(tmp_path / "dark.png"))
     response = upload(client, (tmp_path / "dark.png").read_bytes(), name="dark.png")
-    assert response.json() == {**from_cli, "path": "dark.png"}
+    assert response.json() == as_api(from_cli, "dark.png")
     assert response.json()["advice"].startswith("The photo is very dark")
 
 
@@ -295,7 +316,7 @@ def test_serves_an_exported_onnx_model(
         model = f"{exported} ({read_meta(default_model_path()).architecture})"
         assert http.get("/health").json() == {"status": "ok", "model": model}
         response = upload(http, photo.read_bytes(), name=photo.name)
-    assert response.json() == {**from_cli, "path": photo.name}
+    assert response.json() == as_api(from_cli, photo.name)
 
 
 @pytest.mark.slow
@@ -333,7 +354,7 @@ def test_the_documented_command_starts_the_server(
                 assert time.monotonic() < deadline and process.poll() is None, "no server"
                 time.sleep(0.2)
             response = upload(http, photo.read_bytes(), name=photo.name)
-        assert response.json() == {**from_cli, "path": photo.name}
+        assert response.json() == as_api(from_cli, photo.name)
     finally:
         process.terminate()
         process.wait(timeout=20)
