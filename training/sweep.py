@@ -37,26 +37,14 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     from asl_core.io.files import atomic_write_json
     from asl_core.runs.format import SWEEP_FILE
     from asl_core.settings import runs_dir
-    from asl_core.training.config import (
-        ConfigError,
-        apply_updates,
-        config_from_dict,
-        deep_merge,
-        iter_grid,
-        load_config_file,
-        parse_overrides,
-    )
+    from asl_core.training.config import ConfigError, apply_updates, iter_grid, load_grid_config
     from asl_core.training.fit import fit
     from asl_core.training.optim import check_starting_weights
 
-    data = load_config_file(args.config)
-    grid = data.pop("grid", None)
+    updates = {"datasets": args.data, "limit_per_class": args.limit_per_class}
+    base, grid = load_grid_config(args.config, args.overrides, **updates)
     if not isinstance(grid, dict) or not grid:
         raise ConfigError(f"{args.config} has no `grid:` mapping of config keys to value lists")
-    data = deep_merge(data, parse_overrides(args.overrides))
-    updates = {"datasets": args.data, "limit_per_class": args.limit_per_class}
-    data = deep_merge(data, {k: v for k, v in updates.items() if v is not None})
-    base = config_from_dict(data)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     group = args.group or base.group or f"sweep-{stamp}-{base.model}"
     root = Path(args.runs_dir or base.runs_dir or runs_dir()).resolve() / group

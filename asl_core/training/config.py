@@ -2,10 +2,18 @@
 
 pydantic (v2) declares the schema: types, coercion of YAML and `--set` text (`1e-3` is text to
 PyYAML), nested sections, unknown keys (an error naming the key, with a "did you mean"), and
-the rules between keys (`TrainConfig._applies`: a key the chosen mode never reads is an error,
-and so is an impossible combination). Kept by hand, because pydantic validates a mapping but
-neither reads files nor parses command lines: the YAML `defaults:` chain (`load_config_file`),
-`--set a.b=c` strings (`parse_overrides`) and grid expansion (`iter_grid`).
+the rules between keys (`TrainConfig._applies`: an impossible combination is an error, and so
+is a key the chosen mode never reads when the user set it). Kept by hand, because pydantic
+validates a mapping but neither reads files nor parses command lines: the YAML `defaults:`
+chain (`load_config_file`), `--set a.b=c` strings (`parse_overrides`) and grid expansion
+(`iter_grid`).
+
+Who set a key decides whether an unread key is an error (`load_config`): a key of the config
+file (its `defaults:` chain included, training/configs/defaults.yaml excepted) is refused when
+the file's own settings never read it, whatever its value; a key given on the command line
+(`--set`, `--data` ...) when the final config never reads it. A command-line switch that turns
+a mode off (`--set early_stopping.enabled=false` under a file's `patience`) leaves the file's
+keys of that mode unread, not wrong.
 
 A run's config.json is `TrainConfig.to_dict()` plus what the run measured; `config_from_dict(...,
 recorded=True)` reads it back for `--resume`, ignoring the measured keys and skipping the
@@ -171,12 +179,23 @@ class TrainConfig(_Section):
 
     @model_validator(mode="after")
     def _applies(self, info: ValidationInfo) -> TrainConfig:
-        if (info.context or {}).get("recorded"):
+        context = info.context or {}
+        if not context.get("rules", True):
             return self  # a run's own record: resumed as it ran
-        problems = self._impossible() + self._inapplicable()
+        given = context.get("given")
+        given = self._keys_in_data() if given is None else given
+        problems = self._impossible()
+        problems += [f"{key} {why}" for key, why in self.unread_keys().items() if key in given]
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+    def _keys_in_data(self) -> set[str]:
+        """The dotted keys present in the mapping this config was validated from."""
+        keys = set(self.model_fields_set)
+        for name in ("split", "early_stopping"):
+            keys |= {f"{name}.{key}" for key in getattr(self, name).model_fields_set}
+        return keys
 
     def _impossible(self) -> list[str]:
         """Combinations that cannot train, with the reason."""
@@ -207,8 +226,8 @@ class TrainConfig(_Section):
             )
         return problems
 
-    def _inapplicable(self) -> list[str]:
-        """Keys set away from their default where the chosen mode never reads them."""
+    def unread_keys(self) -> dict[str, str]:
+        """{dotted key: why} for every key of a rule that the chosen mode never reads."""
         split_keys = set(inspect.signature(SPLITTERS[self.split.name]).parameters)
         rules: list[tuple[BaseModel, str, bool, str]] = [
             (self, "backbone_lr", self.freeze == "none",
@@ -229,14 +248,13 @@ class TrainConfig(_Section):
                f"{', '.join(k for k in SPLIT_KEY_ORDER if k in split_keys)})")
               for key in SPLIT_KEY_ORDER],
         ]  # fmt: skip
-        problems = []
+        unread = {}
         for section, key, applies, why in rules:
-            default = type(section).model_fields[key].get_default(call_default_factory=True)
-            if not applies and getattr(section, key) != default:
+            if not applies:
                 where = "split." if section is self.split else ""
                 where = "early_stopping." if section is self.early_stopping else where
-                problems.append(f"{where}{key} {why}")
-        return problems
+                unread[f"{where}{key}"] = why
+        return unread
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump()
@@ -295,22 +313,43 @@ def config_from_dict(data: dict[str, Any], *, recorded: bool = False) -> TrainCo
     ignored, its `split` is the described split (`name`, `params`, counts ...) of which `name`
     and `params` rebuild the SplitConfig, and the rules between keys are not applied.
     """
+    data = _split_as_section(data)
+    if recorded:
+        data = _known_only(data, TrainConfig)
+    return _validate(data, rules=not recorded)
+
+
+def _split_as_section(data: dict[str, Any]) -> dict[str, Any]:
+    """`split: kfold` and a recorded split (`name`, `params`, counts ...) as a split mapping."""
     data = dict(data)
     split = data.get("split")
     if isinstance(split, str):
         data["split"] = {"name": split}
     elif isinstance(split, dict) and "params" in split:
         data["split"] = {"name": split.get("name", "random"), **(split["params"] or {})}
-    if recorded:
-        data = _known_only(data, TrainConfig)
-    return _validate(data, rules=not recorded)
+    return data
 
 
-def _validate(data: dict[str, Any], *, rules: bool) -> TrainConfig:
+def _validate(
+    data: dict[str, Any], *, rules: bool = True, given: set[str] | None = None
+) -> TrainConfig:
+    """Checked config; `given`: the dotted keys the user set (None: every key of `data`),
+    the only ones refused where the mode never reads them. `rules=False` skips the rules."""
     try:
-        return TrainConfig.model_validate(data, context={"recorded": not rules})
+        return TrainConfig.model_validate(data, context={"rules": rules, "given": given})
     except ValidationError as error:
         raise ConfigError(_describe(error)) from None
+
+
+def _dotted_keys(data: dict[str, Any]) -> set[str]:
+    """{"lr": 1, "split": {"name": "loso"}} -> {"lr", "split.name"} (sections only nest)."""
+    keys = set()
+    for key, value in data.items():
+        if key in SECTIONS and key and isinstance(value, dict):
+            keys |= {f"{key}.{inner}" for inner in value}
+        else:
+            keys.add(key)
+    return keys
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -324,12 +363,20 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return merged
 
 
-def load_config_file(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+DEFAULTS_FILE = CONFIG_DIR / "defaults.yaml"
+"""Every key at its schema default (a test keeps the two equal): none of its keys is one the
+user set."""
+
+
+def load_config_file(
+    path: str | Path, _seen: tuple[Path, ...] = (), *, with_defaults: bool = True
+) -> dict[str, Any]:
     """A YAML config with its `defaults:` merged in.
 
     `defaults: [defaults]` (or a single name) lists files in the same folder, `.yaml`
     optional, merged in order, then the file's own keys on top. Nested mappings merge key by
-    key. Returns the merged mapping (not yet checked: see `config_from_dict`).
+    key. Returns the merged mapping (not yet checked: see `config_from_dict`);
+    `with_defaults=False` leaves DEFAULTS_FILE out of it: only the keys the user's files set.
     """
     path = Path(path)
     if not path.is_file() and not path.suffix:
@@ -341,6 +388,8 @@ def load_config_file(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str
     path = path.resolve()
     if path in _seen:
         raise ConfigError(f"config defaults loop: {' -> '.join(str(p) for p in (*_seen, path))}")
+    if not with_defaults and path == DEFAULTS_FILE.resolve():
+        return {}
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path} must hold a mapping of config keys")
@@ -352,7 +401,8 @@ def load_config_file(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str
         base_path = path.parent / str(base)
         if not base_path.suffix:
             base_path = base_path.with_suffix(".yaml")
-        merged = deep_merge(merged, load_config_file(base_path, (*_seen, path)))
+        base_data = load_config_file(base_path, (*_seen, path), with_defaults=with_defaults)
+        merged = deep_merge(merged, base_data)
     return deep_merge(merged, raw)
 
 
@@ -384,17 +434,34 @@ def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
 def load_config(
     path: str | Path | None, overrides: Sequence[str] = (), **updates: Any
 ) -> TrainConfig:
-    """Config file + `--set` overrides + keyword updates, checked. A grid config is refused:
-    it is many runs, which `training.sweep` runs."""
-    data = load_config_file(path) if path else {}
-    if "grid" in data:
+    """Config file + `--set` overrides + keyword updates (the command line), checked; the
+    module doc says which unread keys are refused. A grid config is refused: it is many runs,
+    which `training.sweep` runs."""
+    if path and "grid" in (data := load_config_file(path)):
         raise ConfigError(
             f"{path} is a grid of {len(list(iter_grid(data['grid'])))} runs: run it with "
             f"python -m training.sweep --config {path}"
         )
-    data = deep_merge(data, parse_overrides(overrides))
-    data = deep_merge(data, {k: v for k, v in updates.items() if v is not None})
-    return config_from_dict(data)
+    return load_grid_config(path, overrides, **updates)[0]
+
+
+def load_grid_config(
+    path: str | Path | None, overrides: Sequence[str] = (), **updates: Any
+) -> tuple[TrainConfig, Any]:
+    """As `load_config`, for a file that may hold a `grid:`: (the config without it, the
+    grid or None)."""
+    data = _split_as_section(load_config_file(path)) if path else {}
+    grid = data.pop("grid", None)
+    own = _dotted_keys(load_config_file(path, with_defaults=False)) - {"grid"} if path else set()
+    line = deep_merge(
+        parse_overrides(overrides), {k: v for k, v in updates.items() if v is not None}
+    )
+    try:  # the file's own settings decide which of its keys it may set
+        unread_in_file = set(_validate(data, rules=False).unread_keys())
+    except ConfigError:  # the command line repairs the file: judge its keys on the result
+        unread_in_file = own
+    given = _dotted_keys(_split_as_section(line)) | (own & unread_in_file)
+    return _validate(deep_merge(data, _split_as_section(line)), given=given), grid
 
 
 def split_params(config: TrainConfig) -> dict[str, Any]:
@@ -471,5 +538,8 @@ def iter_grid(grid: dict[str, Sequence[Any]]) -> Iterator[dict[str, Any]]:
 
 
 def apply_updates(config: TrainConfig, updates: dict[str, Any]) -> TrainConfig:
-    """A copy of the config with (dotted) keys replaced, checked like a config file."""
-    return config_from_dict(deep_merge(config.to_dict(), _nested(updates)))
+    """A copy of the config with (dotted) keys replaced, checked like a command line: an
+    update is refused where the result never reads it; the config's other keys are not judged
+    again (training.kfold may switch a random-split config's split)."""
+    changes = _split_as_section(_nested(updates))
+    return _validate(deep_merge(config.to_dict(), changes), given=_dotted_keys(changes))

@@ -15,10 +15,9 @@ from asl_core.runs.format import read_metrics
 from asl_core.training.config import (
     CONFIG_DIR,
     apply_updates,
-    config_from_dict,
     iter_grid,
     load_config,
-    load_config_file,
+    load_grid_config,
 )
 from asl_core.training.fit import fit
 from asl_core.training.optim import param_groups, plan_phases
@@ -50,9 +49,7 @@ def test_every_write_up_experiment_has_a_config() -> None:
 def test_seed_config_loads_validates_and_states_its_source(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     assert text.startswith("# Seed 00"), "the comment names the write-up it follows"
-    data = load_config_file(path)
-    grid = data.pop("grid", None)
-    config = config_from_dict(data)  # unknown and inapplicable keys raise here
+    config, grid = load_grid_config(path)  # unknown and inapplicable keys raise here
     for point in iter_grid(grid) if grid else ():
         apply_updates(config, point)
     info = model_info(config.model)
