@@ -131,7 +131,7 @@ class TrainConfig(_Section):
     momentum: float = 0.9
     weight_decay: float = Field(0.0, ge=0)
     batch_size: int = Field(100, ge=1)
-    epochs: int = Field(10, ge=0)
+    epochs: int = 10  # at least 1; 0 with stages skips the head-only phase (_epochs_start)
     scheduler: Literal["none", "step", "cosine"] = "none"
     step_size: int = Field(3, ge=1)
     gamma: float = 0.1
@@ -170,6 +170,17 @@ class TrainConfig(_Section):
                 "not starting with ."
             )
         return name
+
+    @field_validator("epochs")
+    @classmethod
+    def _epochs_start(cls, epochs: int, info: ValidationInfo) -> int:
+        """One message for 0 and -1; with stages, 0 head-only epochs is a plan."""
+        if info.data.get("stages"):
+            if epochs < 0:
+                raise ValueError("must be at least 0 with stages (0: no head-only phase)")
+        elif epochs < 1:
+            raise ValueError("must be at least 1")
+        return epochs
 
     @field_validator("model")
     @classmethod
@@ -213,8 +224,6 @@ class TrainConfig(_Section):
             problems.append(
                 "init_checkpoint replaces every weight, ImageNet's too: set pretrained: false"
             )
-        if self.epochs < 1 and not self.stages:
-            problems.append("epochs must be at least 1")
         info = model_info(self.model)
         problems.extend(check_arch_kwargs(self.model, self.arch_kwargs))
         if self.pretrained and not info.supports_pretrained:

@@ -208,3 +208,21 @@ def test_updates_are_checked_like_a_config_file() -> None:
     assert apply_updates(base, {"split.name": "loso", "split.test_signer": "hand2"}).split.name
     with pytest.raises(ConfigError, match=r"unknown config key split\.fols"):
         apply_updates(base, {"split.fols": 3})
+
+
+@pytest.mark.parametrize("epochs", ["0", "-1"])
+def test_too_few_epochs_get_one_message(epochs: str, tmp_path: Path, capsys) -> None:
+    """epochs=0 said 'epochs must be at least 1', epochs=-1 'Input should be greater than or
+    equal to 0'."""
+    argv = ["--config", "landmark_mlp", "--set", f"epochs={epochs}", "--runs-dir", str(tmp_path)]
+    assert run_command(train.main, train.get_args_parser(), argv) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == [f"error: epochs: must be at least 1 (got {epochs})"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_stages_may_skip_the_head_only_phase_but_not_go_below_zero() -> None:
+    staged = {**RESNET_HEAD, "stages": ["layer4"], "weights_path": "/w.pth"}
+    assert config_from_dict({**staged, "epochs": 0}).epochs == 0
+    with pytest.raises(ConfigError, match=r"epochs: must be at least 0 with stages .*got -1"):
+        config_from_dict({**staged, "epochs": -1})
