@@ -20,11 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from asl_core.inference.answers import TOP_K, check_top  # numpy, no torch: --help stays quick
 from asl_core.labels import CLASS_FILTERS, DEFAULT_CLASS_FILTER
-
-TOP_LIMIT = 5
-"""Most classes a prediction lists (`inference.predictor.TOP_K`, what the HTTP API returns);
-a test keeps the two equal. Not imported from there: `--help` must not load torch."""
 
 
 def _threshold(text: str) -> float:
@@ -39,17 +36,12 @@ def _threshold(text: str) -> float:
 
 
 def _top(text: str) -> int:
-    """argparse type: an integer from 1 to TOP_LIMIT."""
+    """argparse type: a whole number from 1 to TOP_K (`answers.check_top`, as the HTTP API's
+    `top`)."""
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 1 <= value <= TOP_LIMIT:
-        raise argparse.ArgumentTypeError(
-            f"{value} is out of range: 1 to {TOP_LIMIT} (the model lists at most {TOP_LIMIT} "
-            "classes, as the HTTP API does)"
-        )
-    return value
+        return check_top(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -84,8 +76,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     predict.add_argument(
         "--top",
         type=_top,
-        default=TOP_LIMIT,
-        help=f"classes listed per image, 1 to {TOP_LIMIT} (default {TOP_LIMIT})",
+        default=TOP_K,
+        help=f"classes listed per image, 1 to {TOP_K} (default {TOP_K}; the API's top=N)",
     )
     predict.add_argument("--json", action="store_true", help="one JSON object per line")
     return parser
@@ -186,12 +178,11 @@ def predict_command(args: argparse.Namespace) -> int:
                 message = _error_text(error)
                 _emit({"path": str(item), "error": message}, f"{item}: error: {message}", args.json)
                 continue
-            prediction.top = prediction.top[: args.top]
-            top = ", ".join(f"{name} {p:.0%}" for name, p in prediction.top)
+            top = ", ".join(f"{name} {p:.0%}" for name, p in prediction.top[: args.top])
             text = f"{item}: {prediction.display_label}" + (f"  [{top}]" if top else "")
             if prediction.advice:
                 text += f"  ({prediction.advice})"
-            _emit(prediction.to_json(str(item)), text, args.json)
+            _emit(prediction.to_json(str(item), top=args.top), text, args.json)
     return 1 if failures else 0
 
 

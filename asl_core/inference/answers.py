@@ -30,6 +30,11 @@ import numpy as np
 from asl_core.inference.motion import MOTION_LETTERS
 from asl_core.labels import CLASS_FILTER_NAMES, DIGITS, LETTERS, ClassFilter
 
+TOP_K = 5
+"""Most classes an answer lists (`top`): the command line's `--top` and the HTTP API's `top`
+choose 1 to this many (`check_top`)."""
+
+
 SAME_HANDSHAPE: frozenset[str] = frozenset("O0V2W6")
 """Letters and digits signed with one handshape (O/0, V/2, W/6): only the class filter tells
 them apart, so `other_group_note` never names them."""
@@ -63,6 +68,20 @@ class StillAnswer:
     accepted: bool
     motion_like: bool
     note: str | None = None
+
+
+def check_top(value: int | str) -> int:
+    """`value` as the number of classes to list, 1 to `TOP_K`: the one check of the command
+    line's `--top` and the HTTP API's `top`. Raises ValueError saying the range otherwise."""
+    try:
+        top = int(value)
+    except ValueError:
+        raise ValueError(f"top must be a whole number from 1 to {TOP_K}, got {value!r}") from None
+    if not 1 <= top <= TOP_K:
+        raise ValueError(
+            f"top must be from 1 to {TOP_K} (the model lists at most {TOP_K} classes), got {top}"
+        )
+    return top
 
 
 def motion_mask(class_names: Sequence[str]) -> np.ndarray:

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from asl_core.inference.answers import (
+    TOP_K,
     Interface,
     other_group_note,
     still_answer,
@@ -42,9 +43,6 @@ DEFAULT_THRESHOLD = 0.72
 `extra.calibration`: 0.718): on people it never saw (leave people out, 12 people), answers at
 or above it were 95.0% right and covered 80.8% of photos (each person weighted once; no-hand
 photos unanswered). Chosen by `training.model_card`; a test keeps the two equal."""
-
-
-TOP_K = 5
 
 
 UNSURE_FOUND_BY: frozenset[str] = frozenset({"tiles"})
@@ -103,15 +101,16 @@ class Prediction:
             return f"unsure ({self.note})"
         return self.label if self.accepted else f"unsure ({self.label}?)"
 
-    def to_json(self, path: str | None = None) -> dict[str, Any]:
-        """The command line's JSON line (and the HTTP API's body)."""
+    def to_json(self, path: str | None = None, top: int = TOP_K) -> dict[str, Any]:
+        """The command line's JSON line (and the HTTP API's body), listing the `top` most
+        likely classes (`answers.check_top`)."""
         record: dict[str, Any] = {"path": path} if path is not None else {}
         record.update(
             label=self.label,
             confidence=round(self.confidence, 4),
             accepted=self.accepted,
             hand=self.hand,
-            top=[[name, round(p, 4)] for name, p in self.top],
+            top=[[name, round(p, 4)] for name, p in self.top[:top]],
         )
         if self.note:
             record["note"] = self.note

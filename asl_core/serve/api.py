@@ -11,11 +11,11 @@ before it starts the server, and exits 2 with one line saying what is wrong. End
 
 - `POST /predict` with the photo as multipart field `file` and optional query parameters
   `threshold` (0-1, default the shipped model's calibrated 0.72), `classes` (letters, the
-  default as in the app | digits | all) and `mirror` (true|false)
-  answers exactly what `python -m asl_core predict --json` prints for that photo, with `path`
-  the uploaded file name:
+  default as in the app | digits | all), `mirror` (true|false) and `top` (classes listed, 1-5,
+  default 5; checked as the command line's `--top`, with its message) answers exactly what
+  `python -m asl_core predict --json` prints for that photo, with `path` the uploaded name:
   `{"path", "label", "confidence", "accepted", "hand", "top": [[label, p], ...]}` (`top`: the
-  5 most likely classes, as the command line's default `--top 5`), plus `"note"` when a still
+  `top` most likely classes, as the command line's `--top`), plus `"note"` when a still
   photo cannot be the answer (J, Z) or an unsure answer under `classes=letters` (or digits) is
   confidently the other group ("looks like the digit 5: use classes=all"; the command line
   says "use --classes all") and, with no hand found (`"hand": false`), `"advice"`: the
@@ -61,7 +61,7 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
 from starlette.types import Message
 
-from asl_core.inference.answers import Interface
+from asl_core.inference.answers import TOP_K, Interface, check_top
 from asl_core.inference.predictor import DEFAULT_THRESHOLD, ModelNotAvailable, Predictor
 from asl_core.io.images import (
     MAX_FILE_BYTES,
@@ -255,7 +255,15 @@ def create_app(
         threshold: Annotated[float, Query(ge=0.0, le=1.0)] = DEFAULT_THRESHOLD,
         classes: Annotated[ClassFilter, Query()] = DEFAULT_CLASS_FILTER,
         mirror: Annotated[bool, Query()] = True,
+        top: Annotated[
+            str | None, Query(description=f"classes listed, 1 to {TOP_K} (default {TOP_K})")
+        ] = None,
     ) -> dict[str, Any] | JSONResponse:
+        # Read as text and checked as the command line checks its options, with its messages.
+        try:
+            listed = TOP_K if top is None else check_top(top)
+        except ValueError as error:
+            return _error(422, str(error))
         limit = MAX_UPLOAD_BYTES + MULTIPART_ALLOWANCE
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -302,7 +310,7 @@ def create_app(
             await form.close()
         try:
             return await _answer(
-                request.app.state.predictor, data, name, threshold, mirror, classes
+                request.app.state.predictor, data, name, threshold, mirror, classes, listed
             )
         finally:
             slots.release()
@@ -317,6 +325,7 @@ async def _answer(
     threshold: float,
     mirror: bool,
     classes: ClassFilter,
+    top: int,
 ) -> dict[str, Any] | JSONResponse:
     """Decode and answer one upload (the caller holds a decoding slot)."""
     try:
@@ -329,7 +338,7 @@ async def _answer(
         )
     except ValueError as error:  # e.g. classes=digits for a letters-only model
         return _error(422, str(error))
-    return prediction.to_json(name)
+    return prediction.to_json(name, top=top)
 
 
 app = create_app()

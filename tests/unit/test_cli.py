@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from asl_core.__main__ import TOP_LIMIT, main
-from asl_core.inference.predictor import TOP_K
+from asl_core.__main__ import main
 from tests.helpers.checkpoints import copy_shipped
 from tests.helpers.photos import massey_photo
 
@@ -147,9 +146,10 @@ def test_a_dark_photo_without_a_hand_gives_the_same_advice_in_json(
         ("--threshold", "-1", "between 0 and 1"),
         ("--threshold", "nan", "between 0 and 1"),
         ("--threshold", "high", "not a number"),
-        ("--top", "-3", "1 to 5"),
+        ("--top", "-3", "top must be from 1 to 5 (the model lists at most 5 classes), got -3"),
         ("--top", "0", "1 to 5"),
         ("--top", "10", "at most 5 classes"),
+        ("--top", "two", "top must be a whole number from 1 to 5, got 'two'"),
     ],
 )
 def test_out_of_range_options_are_refused(
@@ -162,8 +162,15 @@ def test_out_of_range_options_are_refused(
     assert f"argument {option}: " in err and reason in err
 
 
-def test_top_limit_is_what_the_predictor_lists() -> None:
-    assert TOP_LIMIT == TOP_K  # the API always lists TOP_K: --top cannot promise more
+def test_top_lists_that_many_classes(massey_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    photo = str(massey_photo(massey_root, "b", "hand2"))
+    (five,) = _run(capsys, photo)[1]
+    (two,) = _run(capsys, "--top", "2", photo)[1]
+    assert len(five["top"]) == 5 and two["top"] == five["top"][:2]
+    assert {**two, "top": None} == {**five, "top": None}
+    capsys.readouterr()
+    main(["predict", "--top", "1", photo])
+    assert capsys.readouterr().out.strip().endswith(f"[{five['label']} {five['top'][0][1]:.0%}]")
 
 
 def test_a_folder_with_notes_beside_its_photos_exits_0_with_one_skipped_line(

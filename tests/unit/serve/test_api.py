@@ -159,6 +159,8 @@ def test_real_photos_get_exactly_the_command_lines_json(
         ({"classes": "letters"}, ["--classes", "letters"]),
         ({"classes": "digits", "threshold": 0.95}, ["--classes", "digits", "--threshold", "0.95"]),
         ({"mirror": "false"}, ["--no-mirror"]),
+        ({"top": 2}, ["--top", "2"]),
+        ({"top": 1, "classes": "all"}, ["--top", "1", "--classes", "all"]),
     ],
 )
 def test_query_parameters_mean_what_the_cli_options_mean(
@@ -264,6 +266,20 @@ def test_bad_query_parameters_get_422(client: httpx.Client, massey_root: Path) -
     data = massey_photo(massey_root, "c").read_bytes()
     assert upload(client, data, threshold=1.5).status_code == 422
     assert upload(client, data, classes="vowels").status_code == 422
+
+
+@pytest.mark.parametrize("top", ["0", "6", "-1", "two"])
+def test_a_bad_top_gets_422_with_the_command_lines_message(
+    client: httpx.Client, massey_root: Path, top: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    response = upload(client, massey_photo(massey_root, "c").read_bytes(), top=top)
+    assert response.status_code == 422
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        cli_main(["predict", "--top", top, "photo.jpg"])
+    cli_message = capsys.readouterr().err.strip().split("argument --top: ", 1)[1]
+    assert response.json() == {"detail": cli_message}
+    assert cli_message.startswith("top must be ") and "1 to 5" in cli_message
 
 
 def test_an_upload_over_the_limit_gets_413(client: httpx.Client) -> None:
