@@ -55,10 +55,10 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     from asl_core.training.fit import fit
     from asl_core.training.optim import check_starting_weights
 
-    updates = {"datasets": args.data, "limit_per_class": args.limit_per_class}
-    base = load_config(args.config, args.overrides, **updates)
+    updates = {"datasets": args.data, "limit_per_class": args.limit_per_class, "group": args.group}
+    base = load_config(args.config, args.overrides, **updates)  # checks --group as run names
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    group = args.group or base.group or f"{args.split}-{stamp}-{base.model}"
+    group = base.group or f"{args.split}-{stamp}-{base.model}"
     root = Path(args.runs_dir or base.runs_dir or runs_dir()).resolve() / group
     common = {"group": group, "runs_dir": str(root), "split.name": args.split}
     if args.split in ("kfold", "lopo"):

@@ -41,12 +41,12 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     from asl_core.training.fit import fit
     from asl_core.training.optim import check_starting_weights
 
-    updates = {"datasets": args.data, "limit_per_class": args.limit_per_class}
-    base, grid = load_grid_config(args.config, args.overrides, **updates)
+    updates = {"datasets": args.data, "limit_per_class": args.limit_per_class, "group": args.group}
+    base, grid = load_grid_config(args.config, args.overrides, **updates)  # checks --group too
     if not isinstance(grid, dict) or not grid:
         raise ConfigError(f"{args.config} has no `grid:` mapping of config keys to value lists")
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    group = args.group or base.group or f"sweep-{stamp}-{base.model}"
+    group = base.group or f"sweep-{stamp}-{base.model}"
     root = Path(args.runs_dir or base.runs_dir or runs_dir()).resolve() / group
     trials = list(iter_grid(grid))[: args.max_trials]
     # Every trial's config is checked (keys, types, rules) before the first one trains.

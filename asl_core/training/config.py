@@ -158,15 +158,17 @@ class TrainConfig(_Section):
     def _as_list(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
 
-    @field_validator("run_name")
+    @field_validator("run_name", "group")
     @classmethod
-    def _one_folder(cls, name: str | None) -> str | None:
-        """A run name is one folder directly under runs_dir: no way out of it, no nesting."""
+    def _one_folder(cls, name: str | None, info: ValidationInfo) -> str | None:
+        """A run name, and a group name (training.kfold and sweep make runs_dir/<group>), is
+        one folder directly under the runs folder: no way out of it, no nesting."""
         if name is not None and (
             not name or "/" in name or "\\" in name or ".." in name or name.startswith(".")
         ):
+            what = "run name" if info.field_name == "run_name" else "group name"
             raise ValueError(
-                "a run name is one folder name inside the runs folder: no / or \\, no .., "
+                f"a {what} is one folder name inside the runs folder: no / or \\, no .., "
                 "not starting with ."
             )
         return name

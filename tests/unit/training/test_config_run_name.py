@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from asl_core.training.config import ConfigError, load_config
-from training import run_command, train
+from training import kfold, run_command, sweep, train
 
 
 @pytest.mark.parametrize("name", ["../escape", "a/b", ".hidden", "a\\b", "x..y", ""])
@@ -29,3 +29,22 @@ def test_train_refuses_before_writing(tmp_path: Path, capsys) -> None:
 
 def test_plain_run_name_passes() -> None:
     assert load_config("landmark_mlp", run_name="my-run_2.1").run_name == "my-run_2.1"
+
+
+@pytest.mark.parametrize("name", ["../escape", "a/b", ".hidden", "a\\b", ""])
+@pytest.mark.parametrize("command", [kfold, sweep], ids=["kfold", "sweep"])
+def test_group_with_a_path_is_refused_like_a_run_name(command, name: str, tmp_path, capsys) -> None:
+    """--group ../escape made runs_dir/../escape; --run-name had the check, --group not."""
+    config = "seed004_grid" if command is sweep else "landmark_mlp"
+    argv = ["--config", config, "--runs-dir", str(tmp_path / "runs"), "--group", name]
+    assert run_command(command.main, command.get_args_parser(), argv) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == [
+        "error: group: a group name is one folder name inside the runs folder: no / or \\, "
+        f"no .., not starting with . (got {name!r})"
+    ]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_plain_group_name_passes() -> None:
+    assert load_config("landmark_mlp", group="lopo-handframe_2").group == "lopo-handframe_2"
