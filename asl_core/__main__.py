@@ -20,19 +20,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from asl_core.inference.answers import TOP_K, check_top  # numpy, no torch: --help stays quick
+# numpy and OpenCV, not torch: --help stays quick
+from asl_core.inference.answers import TOP_K, check_threshold, check_top
 from asl_core.labels import CLASS_FILTERS, DEFAULT_CLASS_FILTER
 
 
 def _threshold(text: str) -> float:
-    """argparse type: a finite number in [0, 1]."""
+    """argparse type: a finite number from 0 to 1 (`answers.check_threshold`, as the HTTP
+    API's `threshold`)."""
     try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 <= value <= 1.0:  # also refuses nan, which compares false
-        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 1")
-    return value
+        return check_threshold(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _top(text: str) -> int:

@@ -84,6 +84,19 @@ def check_top(value: int | str) -> int:
     return top
 
 
+def check_threshold(value: float | str) -> float:
+    """`value` as a confidence threshold: a finite number from 0 to 1, the one check of the
+    command line's `--threshold` and the HTTP API's `threshold`. Raises ValueError saying
+    so otherwise (nan and inf included)."""
+    try:
+        threshold = float(value)
+    except ValueError:
+        raise ValueError(f"threshold must be a number from 0 to 1, got {value!r}") from None
+    if not 0.0 <= threshold <= 1.0:  # nan compares false: refused too
+        raise ValueError(f"threshold must be a finite number from 0 to 1, got {value}")
+    return threshold
+
+
 def motion_mask(class_names: Sequence[str]) -> np.ndarray:
     """(classes,) bool: which classes are motion letters (`motion.MOTION_LETTERS`: J, Z)."""
     return np.array([name in MOTION_LETTERS for name in class_names], dtype=bool)

@@ -12,8 +12,10 @@ before it starts the server, and exits 2 with one line saying what is wrong. End
 - `POST /predict` with the photo as multipart field `file` and optional query parameters
   `threshold` (0-1, default the shipped model's calibrated 0.72), `classes` (letters, the
   default as in the app | digits | all), `mirror` (true|false) and `top` (classes listed, 1-5,
-  default 5; checked as the command line's `--top`, with its message) answers exactly what
-  `python -m asl_core predict --json` prints for that photo, with `path` the uploaded name:
+  default 5); `threshold` and `top` are checked as the command line's `--threshold` and
+  `--top` (`answers.check_threshold`, `check_top`), with the same messages. It answers
+  exactly what `python -m asl_core predict --json` prints for that photo, `path` the upload's
+  name:
   `{"path", "label", "confidence", "accepted", "hand", "top": [[label, p], ...]}` (`top`: the
   `top` most likely classes, as the command line's `--top`), plus `"note"` when a still
   photo cannot be the answer (J, Z) or an unsure answer under `classes=letters` (or digits) is
@@ -61,7 +63,7 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
 from starlette.types import Message
 
-from asl_core.inference.answers import TOP_K, Interface, check_top
+from asl_core.inference.answers import TOP_K, Interface, check_threshold, check_top
 from asl_core.inference.predictor import DEFAULT_THRESHOLD, ModelNotAvailable, Predictor
 from asl_core.io.images import (
     MAX_FILE_BYTES,
@@ -252,7 +254,9 @@ def create_app(
     @app.post("/predict", openapi_extra=_PREDICT_BODY, response_model=None)
     async def predict(
         request: Request,
-        threshold: Annotated[float, Query(ge=0.0, le=1.0)] = DEFAULT_THRESHOLD,
+        threshold: Annotated[
+            str | None, Query(description=f"0 to 1 (default {DEFAULT_THRESHOLD})")
+        ] = None,
         classes: Annotated[ClassFilter, Query()] = DEFAULT_CLASS_FILTER,
         mirror: Annotated[bool, Query()] = True,
         top: Annotated[
@@ -262,6 +266,7 @@ def create_app(
         # Read as text and checked as the command line checks its options, with its messages.
         try:
             listed = TOP_K if top is None else check_top(top)
+            sure = DEFAULT_THRESHOLD if threshold is None else check_threshold(threshold)
         except ValueError as error:
             return _error(422, str(error))
         limit = MAX_UPLOAD_BYTES + MULTIPART_ALLOWANCE
@@ -310,7 +315,7 @@ def create_app(
             await form.close()
         try:
             return await _answer(
-                request.app.state.predictor, data, name, threshold, mirror, classes, listed
+                request.app.state.predictor, data, name, sure, mirror, classes, listed
             )
         finally:
             slots.release()

@@ -142,10 +142,11 @@ def test_a_dark_photo_without_a_hand_gives_the_same_advice_in_json(
 @pytest.mark.parametrize(
     ("option", "value", "reason"),
     [
-        ("--threshold", "1.5", "between 0 and 1"),
-        ("--threshold", "-1", "between 0 and 1"),
-        ("--threshold", "nan", "between 0 and 1"),
-        ("--threshold", "high", "not a number"),
+        ("--threshold", "1.5", "threshold must be a finite number from 0 to 1, got 1.5"),
+        ("--threshold", "-1", "from 0 to 1, got -1"),
+        ("--threshold", "nan", "threshold must be a finite number from 0 to 1, got nan"),
+        ("--threshold", "inf", "from 0 to 1, got inf"),
+        ("--threshold", "high", "threshold must be a number from 0 to 1, got 'high'"),
         ("--top", "-3", "top must be from 1 to 5 (the model lists at most 5 classes), got -3"),
         ("--top", "0", "1 to 5"),
         ("--top", "10", "at most 5 classes"),

@@ -282,6 +282,20 @@ def test_a_bad_top_gets_422_with_the_command_lines_message(
     assert cli_message.startswith("top must be ") and "1 to 5" in cli_message
 
 
+@pytest.mark.parametrize("threshold", ["nan", "inf", "1.5", "-0.1", "high"])
+def test_a_bad_threshold_gets_422_with_the_command_lines_message(
+    client: httpx.Client, massey_root: Path, threshold: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    response = upload(client, massey_photo(massey_root, "c").read_bytes(), threshold=threshold)
+    assert response.status_code == 422
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        cli_main(["predict", "--threshold", threshold, "photo.jpg"])
+    cli_message = capsys.readouterr().err.strip().split("argument --threshold: ", 1)[1]
+    assert response.json() == {"detail": cli_message}
+    assert cli_message.startswith("threshold must be ") and "from 0 to 1, got " in cli_message
+
+
 def test_an_upload_over_the_limit_gets_413(client: httpx.Client) -> None:
     response = upload(client, b"\xff" * (MAX_UPLOAD_BYTES + 1), name="huge.jpg")
     assert response.status_code == 413
