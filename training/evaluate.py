@@ -10,7 +10,9 @@ rebuilt exactly (same datasets, class selection, per-class limit, split paramete
 `--side` (test) is evaluated. `--split none` evaluates every photo of `--data`. Any split
 option given on the command line replaces the checkpoint's. Photos in which no hand is found
 count as wrong. Prints the metrics, per-signer and per-dataset accuracy and writes JSON
-(`--output`, default runs/evaluations/<time>-<model>.json).
+(`--output`; by default beside the model's run, runs/RUN/evaluations/<time>-<run>.json, or
+runs/evaluations/<time>-<model>.json for a checkpoint outside a run folder or an ensemble of
+several runs) and prints where.
 """
 
 from __future__ import annotations
@@ -136,6 +138,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     from asl_core.io.files import atomic_write_json
     from asl_core.labels import sort_labels
     from asl_core.models.checkpoint import load_checkpoint
+    from asl_core.runs.format import evaluation_path
     from asl_core.settings import runs_dir
     from asl_core.training.engine import collect_logits, summarise_predictions
 
@@ -239,11 +242,8 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     else:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         tag = loaded[0].meta.extra.get("run_name") or loaded[0].meta.architecture
-        output = (
-            runs_dir()
-            / "evaluations"
-            / f"{stamp}-{tag}{'-ensemble' if len(loaded) > 1 else ''}.json"
-        )
+        name = f"{stamp}-{tag}{'-ensemble' if len(loaded) > 1 else ''}.json"
+        output = evaluation_path([c.path for c in loaded], runs_dir(), name)
     atomic_write_json(output, report)
     print(f"\nwrote {output}")
     return report

@@ -27,6 +27,9 @@ runs/[<group>/]<run_name>/
                      (asl_core.models.checkpoint)
   state.safetensors + state.json             STATE_*: resume state (asl_core.training)
   wandb/             WANDB_DIR: the W&B run (offline unless WANDB_MODE says otherwise)
+  evaluations/       EVALUATIONS_DIR: `python -m training.evaluate` reports on this run's
+                     checkpoint (`evaluation_path`); those on a checkpoint outside a run folder,
+                     or on several runs' checkpoints, go to runs/evaluations/
 runs/<group>/sweep.json  SWEEP_FILE: a grid search's trials, best first (training.sweep)
 runs/<group>/kfold.json  KFOLD_FILE: a k-fold or leave-people-out group's folds and their mean
                      and spread (training.kfold)
@@ -81,6 +84,9 @@ STATE_WEIGHTS_FILE = "state.safetensors"
 WANDB_DIR = "wandb"
 
 
+EVALUATIONS_DIR = "evaluations"
+
+
 SWEEP_FILE = "sweep.json"
 KFOLD_FILE = "kfold.json"
 
@@ -88,6 +94,19 @@ KFOLD_FILE = "kfold.json"
 # A folder holding either of these is a run folder (a run killed before its first epoch has
 # only config.json; an old one may lack it).
 RUN_MARKERS: tuple[str, ...] = (CONFIG_FILE, METRICS_FILE)
+
+
+def is_run_folder(folder: Path) -> bool:
+    """Whether `folder` holds one of RUN_MARKERS."""
+    return any((Path(folder) / marker).is_file() for marker in RUN_MARKERS)
+
+
+def evaluation_path(checkpoints: Sequence[Path], runs_root: Path, name: str) -> Path:
+    """Where an evaluation report `name` goes: `<run>/evaluations/` when every checkpoint
+    (its .json or .safetensors) lies in one run folder, else `<runs_root>/evaluations/`."""
+    folders = {Path(path).resolve().parent for path in checkpoints}
+    run = folders.pop() if len(folders) == 1 else None
+    return (run if run is not None and is_run_folder(run) else runs_root) / EVALUATIONS_DIR / name
 
 
 class RunStatus(StrEnum):

@@ -27,7 +27,7 @@ from asl_core.runs.format import (
 from asl_core.runs.local import load_local_run
 from asl_core.runs.records import resolve_status
 from asl_core.runs.writer import RunLog
-from asl_core.settings import PACKAGE_DIR
+from asl_core.settings import REPO_ROOT
 from tests.helpers.runs import write_run
 
 ROW = dict(
@@ -131,14 +131,19 @@ def _string_constants(path: Path) -> set[str]:
     }  # fmt: skip
 
 
-@pytest.mark.parametrize("module", ["writer", "local", "records", "wandb_source", "tables"])
+@pytest.mark.parametrize(
+    "module",
+    [*(f"asl_core/runs/{name}" for name in ("writer", "local", "records", "wandb_source",
+                                            "tables")),
+     "training/evaluate"],
+)  # fmt: skip
 def test_no_file_name_of_the_format_is_spelled_outside_it(module: str) -> None:
     constants = vars(run_format).items()
     files = {value for key, value in constants if key.endswith("_FILE")} | {"test.json"}
     folders = {value for key, value in constants if key.endswith("_DIR")}
     spelled = [
         text
-        for text in _string_constants(PACKAGE_DIR / "runs" / f"{module}.py")
+        for text in _string_constants(REPO_ROOT / f"{module}.py")
         if any(name in text for name in files) or any(f"{name}/" in text for name in folders)
     ]
-    assert spelled == [], f"runs/{module}.py spells {spelled}: use asl_core.runs.format"
+    assert spelled == [], f"{module}.py spells {spelled}: use asl_core.runs.format"
