@@ -395,8 +395,8 @@ def test_the_documented_command_starts_the_server(
 
 @pytest.fixture(scope="module")
 def tight(data_root: Path) -> Iterator[LiveServer]:
-    """A server with one decoding slot and a 1 s read timeout."""
-    with LiveServer(decode_slots=1, read_timeout_s=1.0) as live:
+    """A server with one decoding slot, a 0.5 s wait for it and a 1 s read timeout."""
+    with LiveServer(decode_slots=1, slot_wait_s=0.5, read_timeout_s=1.0) as live:
         yield live
 
 
@@ -467,21 +467,106 @@ def test_a_50_mp_phone_photo_is_answered(client: httpx.Client, massey_root: Path
     assert response.json()["hand"] is True
 
 
-def test_with_every_decoding_slot_busy_the_answer_is_503_with_retry_after(
+def test_with_every_decoding_slot_busy_past_the_wait_the_answer_is_503_with_retry_after(
     tight: LiveServer, massey_root: Path
 ) -> None:
     data = massey_photo(massey_root, "c").read_bytes()
     slots = tight.app.state.decode_slots
     with httpx.Client(base_url=tight.url, timeout=REQUEST_TIMEOUT_S) as http:
-        assert slots.acquire(blocking=False)  # another upload is being decoded
+        assert slots.try_acquire()  # another upload is being decoded, for longer than 0.5 s
         try:
             busy = upload(http, data)
         finally:
             slots.release()
         assert busy.status_code == 503
         assert busy.headers["retry-after"].isdigit()
-        assert "busy" in busy.json()["detail"]
+        assert "busy" in busy.json()["detail"] and "within 0.5 s" in busy.json()["detail"]
+        assert slots.waiting == 0
         assert upload(http, data).status_code == 200  # the slot came back
+
+
+def _burst(url: str, photos: list[Path], before_release: Any = None) -> list[httpx.Response]:
+    """Upload every photo at once (one thread each, started together by a barrier)."""
+    start = threading.Barrier(len(photos))
+    responses: list[httpx.Response | None] = [None] * len(photos)
+
+    def send(i: int) -> None:
+        with httpx.Client(base_url=url, timeout=REQUEST_TIMEOUT_S) as http:
+            start.wait()
+            responses[i] = upload(http, photos[i].read_bytes(), name=photos[i].name)
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(photos))]
+    for thread in threads:
+        thread.start()
+    if before_release is not None:
+        before_release()
+    for thread in threads:
+        thread.join(timeout=2 * REQUEST_TIMEOUT_S)
+    assert all(response is not None for response in responses), "a request never came back"
+    return responses  # type: ignore[return-value]
+
+
+def _classroom(massey_root: Path) -> list[Path]:
+    """Eight real photos: four people, two signs each."""
+    return [massey_photo(massey_root, label, signer) for label in ("a", "b")
+            for signer in ("hand1", "hand2", "hand3", "hand4")]  # fmt: skip
+
+
+def test_a_classroom_burst_of_8_uploads_on_4_slots_is_all_answered(
+    massey_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The 4 slots are held until all 8 uploads wait (before the bounded wait, all 8 got 503
+    at once); freed, every upload is answered, as the command line answers it."""
+    photos = _classroom(massey_root)
+    expected = cli_json(capsys, *map(str, photos))
+    with LiveServer(decode_slots=4, slot_wait_s=REQUEST_TIMEOUT_S) as live:
+        slots = live.app.state.decode_slots
+        assert all(slots.try_acquire() for _ in range(4))  # four photos being decoded
+
+        def release_once_all_wait() -> None:
+            deadline = time.monotonic() + REQUEST_TIMEOUT_S
+            while slots.waiting < len(photos) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            waiting.append(slots.waiting)
+            for _ in range(4):
+                slots.release()
+
+        waiting: list[int] = []
+        responses = _burst(live.url, photos, release_once_all_wait)
+    assert waiting == [8]
+    assert [r.status_code for r in responses] == [200] * 8, [r.text for r in responses]
+    for response, photo, from_cli in zip(responses, photos, expected, strict=True):
+        assert response.json() == as_api(from_cli, photo.name)
+
+
+def test_a_burst_of_8_real_uploads_with_the_default_wait_is_all_answered(
+    massey_root: Path,
+) -> None:
+    with LiveServer(decode_slots=4) as live:
+        responses = _burst(live.url, _classroom(massey_root))
+    assert [r.status_code for r in responses] == [200] * 8, [r.text for r in responses]
+    assert all(r.json()["hand"] for r in responses)
+
+
+def test_an_upload_beyond_the_waiting_line_gets_503_at_once(massey_root: Path) -> None:
+    data = massey_photo(massey_root, "c").read_bytes()
+    with LiveServer(decode_slots=1, max_waiting=1, slot_wait_s=REQUEST_TIMEOUT_S) as live:
+        slots = live.app.state.decode_slots
+        assert slots.try_acquire()
+        first: list[httpx.Response] = []
+        with httpx.Client(base_url=live.url, timeout=REQUEST_TIMEOUT_S) as http:
+            waiter = threading.Thread(target=lambda: first.append(upload(http, data)))
+            waiter.start()
+            deadline = time.monotonic() + REQUEST_TIMEOUT_S
+            while slots.waiting < 1 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert slots.waiting == 1  # the line (one place) is full
+            refused = upload(http, data)
+            assert refused.status_code == 503 and refused.headers["retry-after"].isdigit()
+            assert slots.waiting == 1  # the waiting upload still waits
+            slots.release()
+            waiter.join(timeout=REQUEST_TIMEOUT_S)
+        assert [r.status_code for r in first] == [200]
 
 
 def test_decode_slots_are_sized_to_memory() -> None:
