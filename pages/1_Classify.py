@@ -109,7 +109,7 @@ def show_answer(result: FileResult) -> None:
         )
     elif result.outcome == Outcome.UNSURE:
         big_answer("Unsure", hex_colour(UNSURE_COLOUR))
-        st.warning(result.message)
+        st.warning(f"{result.message} {result.advice}".strip())
     else:
         st.warning(f"**{result.message}** {result.advice}")
     if result.note:

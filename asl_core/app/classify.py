@@ -41,7 +41,6 @@ from asl_core.io.images import (
 from asl_core.labels import ClassFilter
 from asl_core.vision.hands import HandDetection, landmark_box
 from asl_core.vision.overlay import draw_overlay
-from asl_core.vision.photo_stats import no_hand_hints
 from asl_core.vision.views import hand_crop, mirror_detection, skeleton_image
 
 logger = logging.getLogger(__name__)
@@ -160,11 +159,10 @@ def _unsure_message(prediction: Prediction, threshold: float) -> str:
     )
 
 
-def no_hand_advice(rgb: np.ndarray) -> str:
-    """The likely causes measured on the photo (too dark, hand cut off ...), then the general
-    advice (`asl_core.vision.photo_stats`)."""
-    hints = " ".join(hint.message for hint in no_hand_hints(rgb))
-    return f"{hints} {NO_HAND_ADVICE}" if hints else NO_HAND_ADVICE
+def no_hand_advice(hints: Sequence[str]) -> str:
+    """The likely causes measured on the photo (`Prediction.hints`: too dark, hand cut off
+    ...), then the general advice."""
+    return " ".join([*hints, NO_HAND_ADVICE])
 
 
 def hands_note(num_hands: int) -> str:
@@ -288,7 +286,7 @@ def _classify_file(
         return FileResult(
             outcome=Outcome.NO_HAND,
             message="No hand found.",
-            advice=no_hand_advice(rgb),
+            advice=no_hand_advice(prediction.hints),
             preview=small,
             **common,
         )
@@ -304,6 +302,7 @@ def _classify_file(
     return FileResult(
         outcome=outcome,
         message=message,
+        advice=" ".join(prediction.hints),  # an unsure greyscale photo: a colour photo helps
         note=" ".join(filter(None, [prediction.note, hands_note(prediction.num_hands)])),
         preview=preview,
         crop=crop,

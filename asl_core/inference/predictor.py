@@ -69,6 +69,22 @@ def detection_doubt(det: HandDetection) -> str | None:
     return None
 
 
+GREYSCALE_UNSURE_HINT = (
+    "The photo has no colour (it looks greyscale): hands in greyscale photos are read less "
+    "surely; a colour photo helps."
+)
+"""The hint for an unsure answer on a greyscale photo (`photo_stats`' "no colour" test).
+Measured on 124 real photos (2 a class of aslhg and grassknoted_letters, drawn with seed 0)
+and their greyscale copies, with the shipped model on every class: a hand found in 114 against
+63; of the 62 found in both, 56 answered sure in colour against 42 in greyscale; mean
+confidence 0.92 against 0.82."""
+
+
+def _colourless(rgb: np.ndarray) -> bool:
+    """A greyscale photo, by `photo_stats`' own "no colour" test (not judged when dark)."""
+    return any(hint.code == "no colour" for hint in no_hand_hints(rgb))
+
+
 class ModelNotAvailable(FileNotFoundError):
     """The model file asked for (or the shipped default) is not there."""
 
@@ -86,7 +102,15 @@ class Prediction:
     mirrored: bool = False
     timings_ms: dict[str, float] = field(default_factory=dict)
     note: str | None = None  # why the answer is what it is ("looks like I; J needs the motion")
-    advice: str | None = None  # with no hand: the likely cause and what to do (no_hand_hints)
+    hints: list[str] = field(default_factory=list)
+    """Likely causes and what to do, most likely first: with no hand, those measured on the
+    photo (`photo_stats.no_hand_hints`); for an unsure answer on a greyscale photo,
+    `GREYSCALE_UNSURE_HINT`. Computed once, by `Predictor.predict_image`."""
+
+    @property
+    def advice(self) -> str | None:
+        """The first hint (the JSON's `advice`), None when there is none."""
+        return self.hints[0] if self.hints else None
 
     @property
     def num_hands(self) -> int:
@@ -114,8 +138,8 @@ class Prediction:
         )
         if self.note:
             record["note"] = self.note
-        if not self.hand:
-            record["advice"] = self.advice  # None when no cause shows in the photo
+        if not self.hand or self.hints:
+            record["advice"] = self.advice  # with no hand: None when no cause shows
         return record
 
 
@@ -242,15 +266,18 @@ class Predictor:
         self.close()
 
     def predict_image(self, rgb: np.ndarray, **options: Any) -> Prediction:
-        """Detect the hand in a photo and classify it."""
+        """Detect the hand in a photo and classify it; `hints` say why there is no hand, or
+        that a greyscale photo is read less surely when the answer is unsure for no other
+        reason (no note)."""
         start = time.perf_counter()
         det = self.detector.detect(rgb)
         detect_ms = 1000 * (time.perf_counter() - start)
         prediction = self.predict_detection(rgb, det, **options)
         prediction.timings_ms = {"detect": detect_ms, **prediction.timings_ms}
         if not prediction.hand:
-            hints = no_hand_hints(rgb)
-            prediction.advice = hints[0].message if hints else None
+            prediction.hints = [hint.message for hint in no_hand_hints(rgb)]
+        elif not prediction.accepted and prediction.note is None and _colourless(rgb):
+            prediction.hints = [GREYSCALE_UNSURE_HINT]
         return prediction
 
     def predict_detection(

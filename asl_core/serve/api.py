@@ -21,7 +21,8 @@ before it starts the server, and exits 2 with one line saying what is wrong. End
   photo cannot be the answer (J, Z) or an unsure answer under `classes=letters` (or digits) is
   confidently the other group ("looks like the digit 5: use classes=all"; the command line
   says "use --classes all") and, with no hand found (`"hand": false`), `"advice"`: the
-  likely cause and what to do ("The photo is very dark ..."), or null when none shows.
+  likely cause and what to do ("The photo is very dark ..."), or null when none shows; an
+  unsure answer on a greyscale photo has `"advice"` too ("... a colour photo helps").
   `curl -F file=@photo.jpg 'http://localhost:8000/predict?classes=letters'`
 - `GET /health`: `{"status": "ok", "model": WHAT}` (WHAT: "default model (ARCHITECTURE)" for
   the shipped model, else the file as given and its architecture) after one real inference

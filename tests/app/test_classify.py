@@ -292,3 +292,24 @@ def test_example_photos_are_found_in_place(data_root: Path) -> None:
     assert [label for label, _ in photos] == ["A", "S", "L"]
     assert all(path.is_file() and data_root in path.parents for _, path in photos)
     assert example_photos(data_root / "absent") == []
+
+
+def test_the_page_says_an_unsure_greyscale_photo_would_read_better_in_colour(
+    data_root: Path,
+) -> None:
+    """A real aslhg P as a greyscale copy (0.99 in colour, 0.52 grey): 'Unsure', the best
+    guess and the colour advice in the page's warning."""
+    from streamlit.testing.v1 import AppTest
+
+    from asl_core.inference.predictor import GREYSCALE_UNSURE_HINT
+
+    buffer = io.BytesIO()
+    with Image.open(data_root / "aslhg" / "images/P/P6_P_582.jpg") as img:
+        img.convert("L").convert("RGB").save(buffer, "PNG")
+    app = AppTest.from_file("Home.py", default_timeout=90)
+    app.switch_page("pages/1_Classify.py").run()
+    app.file_uploader[0].set_value([("grey.png", buffer.getvalue(), "image/png")])
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    warnings = [str(element.value) for element in app.warning]
+    assert any("best guess" in w and w.endswith(GREYSCALE_UNSURE_HINT) for w in warnings), warnings

@@ -29,7 +29,7 @@ from PIL import Image
 
 from asl_core.__main__ import main as cli_main
 from asl_core.export.checkpoint_export import export_checkpoint
-from asl_core.inference.predictor import default_model_path
+from asl_core.inference.predictor import GREYSCALE_UNSURE_HINT, default_model_path
 from asl_core.labels import LETTERS
 from asl_core.models.checkpoint import checkpoint_paths, read_meta
 from asl_core.serve.api import MAX_UPLOAD_BYTES, create_app, decode_slots_for_memory
@@ -223,6 +223,19 @@ def test_a_dark_photo_without_a_hand_gets_the_clis_advice(
     response = upload(client, (tmp_path / "dark.png").read_bytes(), name="dark.png")
     assert response.json() == as_api(from_cli, "dark.png")
     assert response.json()["advice"].startswith("The photo is very dark")
+
+
+def test_an_unsure_greyscale_photo_gets_the_clis_colour_advice(
+    client: httpx.Client, data_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A real aslhg P (0.99 in colour) as a greyscale copy: a hand, unsure, and the advice."""
+    with Image.open(data_root / "aslhg" / "images/P/P6_P_582.jpg") as img:
+        img.convert("L").convert("RGB").save(tmp_path / "grey.png")
+    (from_cli,) = cli_json(capsys, str(tmp_path / "grey.png"))
+    assert from_cli["hand"] is True and from_cli["accepted"] is False
+    assert from_cli["advice"] == GREYSCALE_UNSURE_HINT
+    response = upload(client, (tmp_path / "grey.png").read_bytes(), name="grey.png")
+    assert response.json() == as_api(from_cli, "grey.png")
 
 
 def test_a_file_that_is_not_an_image_gets_415_saying_what_it_is(client: httpx.Client) -> None:
