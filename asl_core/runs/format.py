@@ -20,7 +20,9 @@ runs/[<group>/]<run_name>/
                      "matrix"} (+ "no_hand": per true label, photos in which no hand was found:
                      counted wrong, not in the matrix)
   summary.json       SUMMARY_FILE: status (one of WRITTEN_STATUSES), epochs_done, best_epoch,
-                     best_val_acc, best_val_loss, test_*, no_hand, duration_s, finished_at,
+                     best_val_acc, best_val_loss (the best epoch by the monitored metric),
+                     kept_epoch (whose weights the checkpoint holds: the best one, or the last
+                     under keep: last), test_*, no_hand, duration_s, finished_at,
                      updated_at, pid, hostname
   report.json        REPORT_FILE: per-class precision, recall, f1, support on the test split
   checkpoint.safetensors + checkpoint.json   CHECKPOINT_*: the best weights

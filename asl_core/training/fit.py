@@ -513,6 +513,7 @@ class _Run:
                     "pipeline_version": views.PIPELINE_VERSION,
                     "cache_size": config.cache_size,
                     "best_epoch": self.best.epoch,
+                    "kept_epoch": self.best.kept_epoch,
                     "epochs_done": self.epochs_done,
                     "pretrained": config.pretrained,
                     "initialised_from": self.init_record,
@@ -534,6 +535,7 @@ class _Run:
             best_epoch=self.best.epoch,
             best_val_acc=self.best.val_acc,
             best_val_loss=self.best.val_loss,
+            kept_epoch=self.best.kept_epoch,
             test_acc=test_metrics["acc"],
             test_precision=test_metrics["precision"],
             test_recall=test_metrics["recall"],
@@ -545,10 +547,11 @@ class _Run:
             **scores,
         )
         if self.dist.is_main:  # also with progress: false, the one line that says how it went
+            kept = [r["val_acc"] for r in history if r["epoch"] == self.best.kept_epoch]
             print(
-                f"{self.run_dir.name}: {status}, best epoch {self.best.epoch} "
-                f"(val_acc {_fmt(self.best.val_acc)}), test_acc {test.accuracy:.4f} "
-                f"on {test.count} photos ({test.no_hand} without a hand, counted wrong)",
+                f"{self.run_dir.name}: {status}, {self.best.describe(kept[0] if kept else None)}"
+                f", test_acc {test.accuracy:.4f} on {test.count} photos ({test.no_hand} "
+                "without a hand, counted wrong)",
                 file=sys.stderr,
             )
         return RunResult(

@@ -31,7 +31,9 @@ How (and why):
      It shows whether the model forgot how other people sign. The shipped model may have
      trained on that signer, so the BEFORE number can be optimistic; the drop is what counts.
   Nothing is selected on either number: the schedule is fixed and the last epoch's weights are
-  kept (`keep: last`). Photos where no hand is found count as wrong, before and after.
+  kept (`keep: last`); the run's summary.json says so (`kept_epoch`: the last; `best_epoch`:
+  the epoch of lowest held-back loss, observed, never chosen). Photos where no hand is found
+  count as wrong, before and after.
 """
 
 from __future__ import annotations

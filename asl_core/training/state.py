@@ -55,7 +55,9 @@ class BestTracker:
     (`keep="best"`, restored at phase ends) or of the latest one (`keep="last"`).
 
     `value` is the best monitored value (early stopping counts epochs without improving it);
-    `epoch`, `val_acc`, `val_loss` and `state` describe the kept weights.
+    `epoch`, `val_acc` and `val_loss` describe the best epoch, `kept_epoch` and `state` the
+    weights kept: the same epoch under keep: best, the latest one under keep: last (there the
+    best epoch is only observed, never selected: personalisation validates on its test photos).
     """
 
     def __init__(
@@ -68,6 +70,7 @@ class BestTracker:
         self.epoch = 0
         self.val_acc: float | None = None
         self.val_loss: float | None = None
+        self.kept_epoch = 0
         self.state: dict[str, torch.Tensor] | None = None
 
     def improves(self, value: float | None) -> bool:
@@ -84,12 +87,26 @@ class BestTracker:
         value = row[self.monitor]
         improved = self.improves(value)
         if improved:
-            self.value = value
-        if improved or self.keep == "last":
-            self.epoch = epoch
+            self.value, self.epoch = value, epoch
             self.val_acc, self.val_loss = row["val_acc"], row["val_loss"]
+        if improved or self.keep == "last":
+            self.kept_epoch = epoch
             self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         return improved
+
+    def describe(self, kept_val_acc: float | None) -> str:
+        """'best epoch 4 (val_acc 0.9)', or under keep: last 'kept the final epoch 30 (val_acc
+        0.8; best by val_loss: epoch 12)'."""
+
+        def acc(value: float | None) -> str:
+            return "n/a" if value is None else f"{value:.4f}"
+
+        if self.keep != "last":
+            return f"best epoch {self.epoch} (val_acc {acc(self.val_acc)})"
+        return (
+            f"kept the final epoch {self.kept_epoch} (val_acc {acc(kept_val_acc)}; best by "
+            f"{self.monitor}: epoch {self.epoch})"
+        )
 
     def restore(self, model: AslModel) -> None:
         if self.state is not None:
@@ -102,6 +119,7 @@ class BestTracker:
             "epoch": self.epoch,
             "val_acc": self.val_acc,
             "val_loss": self.val_loss,
+            "kept_epoch": self.kept_epoch,
         }
 
     def load_json(self, data: dict[str, Any]) -> None:
@@ -109,6 +127,7 @@ class BestTracker:
         self.epoch = int(data.get("epoch") or 0)
         self.val_acc = data.get("val_acc")
         self.val_loss = data.get("val_loss")
+        self.kept_epoch = int(data.get("kept_epoch") or self.epoch)
 
 
 def _json_safe(value: Any) -> Any:

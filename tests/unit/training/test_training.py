@@ -594,3 +594,33 @@ def test_torchrun_two_processes_write_one_run(massey_root, tmp_path) -> None:
     assert read_json(run / "summary.json")["status"] == "finished"
     assert len(list((run / "wandb").glob("offline-run-*"))) == 1
     assert load_checkpoint(run / "checkpoint").meta.class_names == SLICE["classes"]
+
+
+def test_keep_last_reports_the_final_epoch_as_kept_not_as_best(
+    massey_root, tmp_path, monkeypatch, capsys
+) -> None:
+    """Personalisation keeps the last epoch (no early stopping): its run said 'best epoch 30'
+    of the last epoch. Validation losses scripted: the best epoch is 2, the kept one 3."""
+    scripted = iter([1.0, 0.5, 0.9])
+    real_evaluate = fit_module.evaluate
+    snapshots: list[dict[str, torch.Tensor]] = []
+
+    def scripted_val_loss(model, *args, **kwargs):
+        result = real_evaluate(model, *args, **kwargs)
+        if len(snapshots) < 3:  # the validations after each epoch, not the final test
+            snapshots.append({k: v.clone() for k, v in model.state_dict().items()})
+            result = dataclasses.replace(result, loss=next(scripted))
+        return result
+
+    monkeypatch.setattr(fit_module, "evaluate", scripted_val_loss)
+    result = fit(tiny(tmp_path, epochs=3, keep="last"))
+    summary = read_json(result.run_dir / "summary.json")
+    assert (summary["best_epoch"], summary["kept_epoch"], result.best_epoch) == (2, 3, 2)
+    rows = read_metrics(result.run_dir)
+    assert summary["best_val_acc"] == rows[1]["val_acc"]
+    assert read_json(result.run_dir / "checkpoint.json")["extra"]["kept_epoch"] == 3
+    saved = load_file(str(result.run_dir / "checkpoint.safetensors"))
+    assert all(torch.equal(saved[k], t) for k, t in snapshots[2].items())
+    err = capsys.readouterr().err
+    assert f"{result.run_dir.name}: finished, kept the final epoch 3 (val_acc" in err
+    assert "best by val_loss: epoch 2" in err and "best epoch 3" not in err
