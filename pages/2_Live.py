@@ -25,6 +25,8 @@ with st.spinner("Starting the recogniser…"):
         rtc_configuration,
     )
     from asl_core.app.live import (
+        STALL_S,
+        TEXT_KEY,
         LiveSession,
         format_stage_ms,
         freeze_long_lived_objects,
@@ -126,14 +128,14 @@ def text_panel(session: LiveSession) -> None:
     recognizer = session.recognizer
     text = recognizer.text
     st.subheader("Spelled text")
-    with st.container(key="live-text"):
+    with st.container(key=TEXT_KEY):
         st.code(text if text.strip() else " ", language=None, wrap_lines=True)
     clear, back, download = st.columns(3)
     clear.button("Clear", on_click=recognizer.clear, width="stretch")
     back.button("Backspace", on_click=recognizer.backspace, width="stretch")
     download.download_button(
         "Download",
-        data=text,
+        data=lambda: recognizer.text,  # made at the click: nothing re-sent on each refresh
         file_name=text_download_name(),
         mime="text/plain",
         on_click="ignore",
@@ -143,8 +145,8 @@ def text_panel(session: LiveSession) -> None:
 
 
 def word_help(session: LiveSession, text: str) -> None:
-    """Suggestions for the word being spelled (a click puts one in its place) and Speak."""
-    from asl_core.app.live import speak_html, word_suggestions
+    """Suggestions for the word being spelled (a click puts one in its place)."""
+    from asl_core.app.live import word_suggestions
 
     suggestions = word_suggestions(text)
     with st.container(key="live-suggestions"):
@@ -158,7 +160,14 @@ def word_help(session: LiveSession, text: str) -> None:
                     args=(word,),
                     width="stretch",
                 )
-    st.iframe(speak_html(text, "Speak the text"), height=46)
+
+
+def speak_button() -> None:
+    """Speak reads the shown text at the click: drawn once, outside the refreshing panel
+    (a redrawn iframe stalled the video; see `speak_html`)."""
+    from asl_core.app.live import speak_html
+
+    st.iframe(speak_html(label="Speak the text"), height=46)
 
 
 def live_status(session: LiveSession, url: str | None, ice_configured: bool, playing: bool) -> None:
@@ -201,6 +210,7 @@ def live_status(session: LiveSession, url: str | None, ice_configured: bool, pla
                 f"{format_stage_ms(stats.stage_ms) or 'no frames yet'}"
                 f" · {stats.skipped} of {stats.frames} frames not read (a newer one came first)"
                 f" · longest pause between frames {stats.longest_pause_s:.2f} s"
+                f" ({stats.stalls} over {STALL_S:g} s)"
             )
         elif stats.frames:
             st.caption(
@@ -245,6 +255,7 @@ def live_mode(session: LiveSession, url: str | None) -> None:
 
     with side:
         side_panel()
+        speak_button()
     with st.expander("Camera not starting?"):
         for line in connection_help(
             ConnectionStatus.NO_VIDEO, url=url, ice_configured=ice_configured
@@ -296,6 +307,7 @@ def snapshot_mode(session: LiveSession) -> None:
         else:
             st.info("Snapshot mode: take a photo of one sign; each photo is one reading.")
         text_panel(session)
+        speak_button()
 
 
 choice, settings = sidebar()

@@ -40,6 +40,10 @@ from asl_core.vision.views import mirror_image
 logger = logging.getLogger(__name__)
 
 
+STALL_S = 0.2
+"""A pause between two frames reaching the callback longer than this is a stall: 6 frames of
+a 30 fps camera, half a letter signed at two letters a second, half a J drawn in 0.4 s."""
+
 IDLE_STOP_S = 5.0
 """The reader thread ends after this long without frames (a stopped stream, a closed tab), so
 a session that went away leaves no thread behind; the next frame starts a new one."""
@@ -63,6 +67,7 @@ class LiveStats:
     speed_note: str | None = None  # this machine reads too few frames to type well
     lite: bool = False  # the lighter hand model was chosen for a slow machine
     longest_pause_s: float = 0.0  # longest time between two frames reaching the callback
+    stalls: int = 0  # pauses between frames longer than STALL_S
 
 
 class LiveFrameAdapter:
@@ -100,6 +105,7 @@ class LiveFrameAdapter:
         self._last_frame_at: float | None = None
         self._last_error: str | None = None
         self._longest_pause_s = 0.0
+        self._stalls = 0
         # MediaPipe's graph is freed with the session's adapter, not at interpreter exit.
         weakref.finalize(self, recognizer.close)
 
@@ -121,7 +127,9 @@ class LiveFrameAdapter:
                 self._first_frame_at = start
             if self._last_frame_at is not None and start - self._last_frame_at < IDLE_STOP_S:
                 # (a longer pause is a stopped stream, not a stall)
-                self._longest_pause_s = max(self._longest_pause_s, start - self._last_frame_at)
+                pause = start - self._last_frame_at
+                self._longest_pause_s = max(self._longest_pause_s, pause)
+                self._stalls += pause > STALL_S
             self._last_frame_at = start
             self._callback_rate.tick(start)
             if self._pending is not None:
@@ -226,6 +234,7 @@ class LiveFrameAdapter:
                 speed_note=speed_note,
                 lite=self.recognizer.lite,
                 longest_pause_s=self._longest_pause_s,
+                stalls=self._stalls,
             )
 
 
@@ -293,19 +302,35 @@ def word_suggestions(text: str, limit: int = 4) -> list[str]:
     return english_words().suggest(word, limit) if word else []
 
 
-def speak_html(text: str, label: str = "Speak") -> str:
-    """A tiny page for `st.iframe` (an HTML string): one button that reads `text` aloud with
-    the browser's own speech synthesis (Web Speech API). Nothing is sent anywhere: no server
-    audio, no network. The text is embedded as a JSON string (escaped for a <script>)."""
-    spoken = json.dumps(text.strip()).replace("</", "<\\/")
-    disabled = "" if text.strip() else " disabled"
-    return f"""<button id="speak"{disabled} style="width:100%;padding:0.4rem 0.75rem;
+TEXT_KEY = "live-text"
+"""The key of the container that shows the spelled text (Streamlit gives it the CSS class
+`st-key-live-text`); the Speak button reads the text from there."""
+
+
+def speak_html(source: str = f".st-key-{TEXT_KEY} code", label: str = "Speak") -> str:
+    """A tiny page for `st.iframe` (an HTML string): one button that reads aloud the text shown
+    in the parent page's element `source` (a CSS selector) when it is clicked, with the
+    browser's own speech synthesis (Web Speech API). Nothing is sent anywhere: no server
+    audio, no network.
+
+    The text is read from the page at the click, not embedded, so the button is drawn once and
+    never redrawn by the side panel's refresh: an iframe embedding the text was a new document
+    twice a second, and with one core busy that refresh stalled the video (frames reaching the
+    server 0.15-0.3 s apart 8-14 times a minute, against 2 without it; one Chromium session
+    each; the note on issue 15). Streamlit's iframes are same-origin, so the parent page is
+    readable. The selector is embedded as a JSON string (escaped for a <script>).
+    """
+    selector = json.dumps(source).replace("</", "<\\/")
+    return f"""<style>body {{ margin: 0 }}</style><button id="speak" style="width:100%;padding:0.4rem 0.75rem;
 border:1px solid rgba(49,51,63,0.2);border-radius:0.5rem;background:white;cursor:pointer;
 font:400 1rem 'Source Sans Pro',sans-serif;color:rgb(49,51,63)">{label}</button>
 <script>
-const text = {spoken};
+const source = {selector};
 document.getElementById("speak").addEventListener("click", () => {{
   if (!("speechSynthesis" in window)) {{ return; }}
+  const shown = window.parent.document.querySelector(source);
+  const text = shown ? shown.innerText.trim() : "";
+  if (!text) {{ return; }}
   window.speechSynthesis.cancel();
   window.speechSynthesis.speak(new SpeechSynthesisUtterance(text.toLowerCase()));
 }});

@@ -75,7 +75,7 @@ VIEWPORT = {"width": 1400, "height": 900}
 SCREENSHOT = REPO_ROOT / "docs" / "screenshots" / "live.png"
 RESULT = REPO_ROOT / "bench" / "results" / "live_browser.json"
 READ_FPS = re.compile(r"Read ([\d.]+) fps")
-PAUSE = re.compile(r"longest pause between frames ([\d.]+) s")
+PAUSE = re.compile(r"longest pause between frames ([\d.]+) s \((\d+) over")
 STAGE_MS = re.compile(r"(\w+) ([\d.]+) ms")
 
 
@@ -117,6 +117,7 @@ def read_stats(page: Any) -> dict[str, Any] | None:
         "callback_fps": float(fps),
         "read_fps": float(read.group(1)) if read else None,
         "longest_pause_s": float(pause.group(1)) if pause else None,
+        "stalls": int(pause.group(2)) if pause else None,
         "stage_ms": {name: float(ms) for name, ms in STAGE_MS.findall(timings)},
     }
 
@@ -130,8 +131,10 @@ def summarise(samples: list[dict[str, Any]]) -> dict[str, Any]:
         return {"samples": 0, **load}
     stages = {name for sample in steady for name in sample["stage_ms"]}
     pauses = [s["longest_pause_s"] for s in samples if s["longest_pause_s"] is not None]
+    stalls = [s["stalls"] for s in samples if s["stalls"] is not None]
     return {
         "longest_pause_s": max(pauses) if pauses else None,  # over the whole stream
+        "stalls": max(stalls) if stalls else None,  # pauses over asl_core.app.live.STALL_S
         "callback_fps_median": round(statistics.median(s["callback_fps"] for s in steady), 1),
         "read_fps_median": round(
             statistics.median(s["read_fps"] for s in steady if s["read_fps"] is not None), 1
