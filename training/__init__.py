@@ -23,7 +23,9 @@ def run_command(
 ) -> int:
     """Parse `argv` and run `main`; a mistake of the user's (a bad config key, a run that
     cannot resume, missing weights or data, an unusable checkpoint) prints one line,
-    `error: ...`, and returns 2 instead of a traceback. Anything else is a bug and raises."""
+    `error: ...`, and returns 2 instead of a traceback. Ctrl-C prints one line (a training run
+    says where it stopped and the command that continues it) and returns 130, the shell's
+    status for SIGINT. Anything else is a bug and raises."""
     from asl_core.data.sources import DatasetError
     from asl_core.models.checkpoint import CheckpointError
     from asl_core.models.registry import PretrainedWeightsMissing
@@ -36,7 +38,26 @@ def run_command(
         problems = [line.strip() for line in str(e).splitlines() if line.strip()]
         print(f"error: {'; '.join(problems)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as stop:  # state.TrainingInterrupted says where and how to go on
+        print(str(stop) or "Interrupted", file=sys.stderr)
+        return 130
     return 0
+
+
+def group_interrupted(
+    stop: KeyboardInterrupt, where: str, not_started: Sequence[str]
+) -> KeyboardInterrupt:
+    """Ctrl-C in a group command (kfold, sweep) as one line: the run's own line (where it
+    stopped, the command that continues that run), which run of the group it was, and the runs
+    not started (the group commands do not resume a group)."""
+    from asl_core.training.state import TrainingInterrupted
+
+    rest = ", ".join(not_started) or "none"
+    return TrainingInterrupted(
+        f"{stop} ({where}; not started: {rest})",
+        getattr(stop, "run_dir", None),
+        getattr(stop, "command", None),
+    )
 
 
 def add_group_arguments(parser: argparse.ArgumentParser, group_default: str) -> None:

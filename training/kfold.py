@@ -13,7 +13,9 @@ deviation (n - 1) of best validation and test accuracy; loso also the mean over 
 lopo: fold k of the people folds (asl_core.data.splits) is the test side of run k: every
 person of every dataset is held out once; reported like kfold, with the pooled accuracy.
 
-Runs go to runs/<group>/<run>/ and the summary to runs/<group>/kfold.json.
+Runs go to runs/<group>/<run>/ and the summary to runs/<group>/kfold.json. Ctrl-C records the
+run it stopped as interrupted and prints one line: how to continue that run (training.train
+--resume) and the runs not started (a group is not resumed as a whole).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from training import add_group_arguments, format_table, run_command
+from training import add_group_arguments, format_table, group_interrupted, run_command
 
 
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
@@ -54,6 +56,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     from asl_core.training.config import apply_updates, load_config
     from asl_core.training.fit import fit
     from asl_core.training.optim import check_starting_weights
+    from asl_core.training.state import TrainingInterrupted
 
     updates = {"datasets": args.data, "limit_per_class": args.limit_per_class, "group": args.group}
     base = load_config(args.config, args.overrides, **updates)  # checks --group as run names
@@ -90,7 +93,16 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     check_starting_weights(configs)  # missing ImageNet weights: one line, before run 1
     for number, ((name, _), config) in enumerate(zip(plans, configs, strict=True), start=1):
         print(f"\n=== {args.split} {number}/{len(plans)}: {name}", file=sys.stderr)
-        result = fit(config, command=sys.argv)
+        try:
+            result = fit(config, command=sys.argv)
+        except TrainingInterrupted as stop:  # kfold.json lists it; the line names the rest
+            run_dir = stop.run_dir and str(stop.run_dir)
+            record["runs"].append(
+                {"name": name, "run_dir": run_dir, "status": "interrupted", "test_acc": None}
+            )
+            atomic_write_json(root / KFOLD_FILE, _summarise(record))
+            raise group_interrupted(stop, f"{args.split} run {number} of {len(plans)}",
+                                    [n for n, _ in plans[number:]]) from None  # fmt: skip
         record["runs"].append(
             {
                 "name": name,

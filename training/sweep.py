@@ -7,7 +7,9 @@ The config's `grid:` maps config keys (dotted for nested ones) to lists of value
 is a full `training.train` run written to runs/<group>/<run>/ with `group` in its config.json;
 runs/<group>/sweep.json lists the trials (rewritten after each one, so an interrupted sweep
 keeps what it finished) and the table of trials sorted by best validation accuracy is printed.
-A trial that fails is recorded as crashed and the sweep goes on.
+A trial that fails is recorded as crashed and the sweep goes on. Ctrl-C records the trial it
+stopped as interrupted and prints one line: how to continue that trial's run (training.train
+--resume) and the trials not started (a sweep is not resumed as a whole).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from training import add_group_arguments, format_table, run_command
+from training import add_group_arguments, format_table, group_interrupted, run_command
 
 
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
@@ -40,6 +42,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     from asl_core.training.config import ConfigError, apply_updates, iter_grid, load_grid_config
     from asl_core.training.fit import fit
     from asl_core.training.optim import check_starting_weights
+    from asl_core.training.state import TrainingInterrupted
 
     updates = {"datasets": args.data, "limit_per_class": args.limit_per_class, "group": args.group}
     base, grid = load_grid_config(args.config, args.overrides, **updates)  # checks --group too
@@ -76,6 +79,12 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         trial: dict[str, Any] = {"trial": number, "params": params}
         try:
             result = fit(config, command=sys.argv)
+        except TrainingInterrupted as stop:  # sweep.json lists it; the line names the rest
+            trial.update(status="interrupted", run_dir=stop.run_dir and str(stop.run_dir))
+            record["trials"].append(trial)
+            atomic_write_json(root / SWEEP_FILE, _ranked(record))
+            rest = [f"trial {later}" for later in range(number + 1, len(trials) + 1)]
+            raise group_interrupted(stop, f"trial {number} of {len(trials)}", rest) from None
         except Exception as error:  # one broken trial must not lose the others
             trial.update(status="crashed", error=f"{type(error).__name__}: {error}")
         else:

@@ -23,7 +23,7 @@ runs/[<group>/]<run_name>/
                      best_val_acc, best_val_loss (the best epoch by the monitored metric),
                      kept_epoch (whose weights the checkpoint holds: the best one, or the last
                      under keep: last), test_*, no_hand, duration_s, finished_at,
-                     updated_at, pid, hostname
+                     updated_at, pid, hostname; error (crashed); resume_command (interrupted)
   report.json        REPORT_FILE: per-class precision, recall, f1, support on the test split
   checkpoint.safetensors + checkpoint.json   CHECKPOINT_*: the best weights
                      (asl_core.models.checkpoint)
@@ -117,6 +117,7 @@ class RunStatus(StrEnum):
     RUNNING = "running"
     FINISHED = "finished"
     CRASHED = "crashed"
+    INTERRUPTED = "interrupted"  # Ctrl-C: resumable from its last finished epoch
     STOPPED_EARLY = "stopped_early"
     INCOMPLETE = "incomplete"
 
@@ -126,6 +127,7 @@ WRITTEN_STATUSES: tuple[RunStatus, ...] = (
     RunStatus.RUNNING,
     RunStatus.FINISHED,
     RunStatus.CRASHED,
+    RunStatus.INTERRUPTED,
     RunStatus.STOPPED_EARLY,
 )
 

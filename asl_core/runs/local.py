@@ -6,7 +6,7 @@ optional: a run is listed with whatever it has, and what is wrong becomes a sent
 `Run.problems`. One broken run never breaks the list.
 
 Status rule (`records.resolve_status`):
-- `summary.json` says finished / stopped_early / crashed: that status.
+- `summary.json` says finished / stopped_early / crashed / interrupted: that status.
 - It says running: the run is running while something was written recently, i.e. the newest
   of `summary.updated_at` and the mtimes of `summary.json` / `metrics.jsonl` is younger than
   `max(STALE_AFTER_S, STALE_EPOCH_FACTOR x the longest epoch seen)`. Older than that, or the

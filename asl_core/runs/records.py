@@ -124,7 +124,8 @@ class Run:
 
     @property
     def has_problems(self) -> bool:
-        return bool(self.problems) or self.status in (RunStatus.CRASHED, RunStatus.INCOMPLETE)
+        unfinished = (RunStatus.CRASHED, RunStatus.INTERRUPTED, RunStatus.INCOMPLETE)
+        return bool(self.problems) or self.status in unfinished
 
     def confusion_epochs(self) -> list[int | str]:
         """Epochs with a confusion matrix, ascending, then "test" when there is one."""
@@ -262,6 +263,15 @@ def history_frame(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
+def _interrupted(summary: Mapping[str, Any]) -> str:
+    epochs = summary.get("epochs_done")
+    kept = f", {epochs} finished epochs kept" if isinstance(epochs, int) else ""
+    command = summary.get("resume_command")
+    return f"training was interrupted (Ctrl-C){kept}" + (
+        f"; continue with: {command}" if command else "; nothing to resume"
+    )
+
+
 def resolve_status(
     summary: Mapping[str, Any] | None,
     *,
@@ -281,6 +291,8 @@ def resolve_status(
         epochs = summary.get("epochs_done")
         after = f" after {epochs} epochs" if isinstance(epochs, int) else ""
         return RunStatus.CRASHED, [f"training crashed{after}" + (f": {error}" if error else "")]
+    if status == RunStatus.INTERRUPTED:
+        return RunStatus.INTERRUPTED, [_interrupted(summary)]
     if status != RunStatus.RUNNING:
         return RunStatus.INCOMPLETE, [f"{SUMMARY_FILE} has an unknown status {status!r}"]
     updated = _parse_time(summary.get("updated_at"))

@@ -24,7 +24,9 @@ Decisions worth knowing:
   optimiser, python/numpy RNG, W&B id) are written atomically. `fit(config, resume_dir=...)`
   continues after the last finished epoch; metrics.jsonl keeps exactly one row per epoch. A
   finished run can be extended the same way with more epochs. The process training into a run
-  folder holds its lock (`state.run_lock`): a second one is refused.
+  folder holds its lock (`state.run_lock`): a second one is refused. Ctrl-C ends the run
+  "interrupted" (not "crashed") and raises `state.TrainingInterrupted`, whose text says where
+  it stopped and how to continue.
 - Several processes: launched by `torchrun --nproc_per_node=N`, WORLD_SIZE/RANK are read, a
   process group (gloo on CPU, nccl on CUDA) is opened, the model is wrapped in
   DistributedDataParallel and the training side is sharded with DistributedSampler;
@@ -90,6 +92,7 @@ from asl_core.training.state import (
     BestTracker,
     ResumeState,
     RunResult,
+    TrainingInterrupted,
     _json_safe,
     run_lock,
     save_state,
@@ -134,6 +137,9 @@ class _Run:
         self.dist = DistContext.from_env(self.device)
         self.started_at = now_iso()
         self.init_record: dict[str, Any] | None = None
+        self.log: RunLog | None = None
+        self.at_epoch: tuple[int, int] | None = None  # (epoch in progress, of total)
+        self.saved_epoch = 0  # the epoch of the resume state on disk
 
     # -- setup --
 
@@ -186,34 +192,46 @@ class _Run:
 
     def run(self) -> RunResult:
         with contextlib.ExitStack() as held:
-            if self.resume_dir is not None:
-                if not (self.resume_dir / CONFIG_FILE).is_file():
-                    raise ResumeError(f"{self.resume_dir} is not a run folder (no {CONFIG_FILE})")
-                if self.dist.is_main:  # one writer per run folder (RunBusyError otherwise)
-                    held.enter_context(run_lock(self.resume_dir))
-                self.resume: ResumeState | None = ResumeState.read(self.resume_dir)
-                self.resume.refuse_if_finished(
-                    self.resume_dir, self.config, plan_phases(self.config)
-                )
-            else:
-                self.resume = None
-            self._prepare()
-            self.run_dir = self._run_dir()
-            if self.resume_dir is None and self.dist.is_main:
-                held.enter_context(run_lock(self.run_dir))
-            self.log = RunLog(
-                self.run_dir,
-                active=self.dist.is_main,
-                use_wandb=self.config.wandb,
-                project=self.config.project,
-                group=self.config.group,
-                job_type=self.config.job_type,
-            )
             try:
-                return self._run_logged()
-            except BaseException as error:
-                self.log.finish("crashed", error=f"{type(error).__name__}: {error}")
-                raise
+                return self._open_and_run(held)
+            except KeyboardInterrupt:
+                run_dir = self.resume_dir or getattr(self, "run_dir", None)
+                stop = TrainingInterrupted.at(run_dir, self.at_epoch, self.saved_epoch)
+                if self.log is not None:
+                    self.log.finish("interrupted", epochs_done=self.saved_epoch,
+                                    resume_command=stop.command)  # fmt: skip
+                raise stop from None
+
+    def _open_and_run(self, held: contextlib.ExitStack) -> RunResult:
+        if self.resume_dir is not None:
+            if not (self.resume_dir / CONFIG_FILE).is_file():
+                raise ResumeError(f"{self.resume_dir} is not a run folder (no {CONFIG_FILE})")
+            if self.dist.is_main:  # one writer per run folder (RunBusyError otherwise)
+                held.enter_context(run_lock(self.resume_dir))
+            self.resume: ResumeState | None = ResumeState.read(self.resume_dir)
+            self.saved_epoch = int(self.resume.info["epoch"])
+            self.resume.refuse_if_finished(self.resume_dir, self.config, plan_phases(self.config))
+        else:
+            self.resume = None
+        self._prepare()
+        self.run_dir = self._run_dir()
+        if self.resume_dir is None and self.dist.is_main:
+            held.enter_context(run_lock(self.run_dir))
+        self.log = RunLog(
+            self.run_dir,
+            active=self.dist.is_main,
+            use_wandb=self.config.wandb,
+            project=self.config.project,
+            group=self.config.group,
+            job_type=self.config.job_type,
+        )
+        try:
+            return self._run_logged()
+        except KeyboardInterrupt:
+            raise  # `run` records it as interrupted
+        except BaseException as error:
+            self.log.finish("crashed", error=f"{type(error).__name__}: {error}")
+            raise
 
     def _prepare(self) -> None:
         """Data, model (and its starting weights), split and phases: everything that can fail
@@ -266,7 +284,8 @@ class _Run:
             summary_path = self.run_dir / SUMMARY_FILE
             if summary_path.is_file():
                 previous_summary = json.loads(summary_path.read_text(encoding="utf-8"))
-                previous_summary.pop("error", None)  # the crash this resume recovers from
+                for ended in ("error", "resume_command"):  # how the session it resumes ended
+                    previous_summary.pop(ended, None)
         if self.dist.is_main:
             # A first config.json and a "running" summary before MediaPipe: the run browser
             # shows the run while features are extracted; rewritten with no-hand counts below.
@@ -363,6 +382,7 @@ class _Run:
             while phase_epoch < phase.epochs:
                 epoch += 1
                 phase_epoch += 1
+                self.at_epoch = (epoch, total_epochs)
                 started = time.monotonic()
                 if isinstance(sampler, DistributedSampler):
                     sampler.set_epoch(epoch)
@@ -428,25 +448,14 @@ class _Run:
                 should_stop = stops_early and bad_epochs >= early.patience
                 if should_stop and phase_epoch < phase.epochs:
                     self.stopped_early.append(phase.name)
-                if self.dist.is_main:
-                    save_state(
-                        self.run_dir,
-                        model,
-                        optimizer,
-                        scheduler,
-                        self.best,
-                        {
-                            "epoch": epoch,
-                            "phase_index": phase_index,
-                            "phase_name": phase.name,
-                            "phase_epoch": phase_epoch,
-                            "bad_epochs": bad_epochs,
-                            "stopped_early": self.stopped_early,
-                            "seed": config.seed,
-                            "wandb_id": self.log.wandb_id,
-                            "world_size": self.dist.world_size,
-                        },
-                    )
+                info = {"epoch": epoch, "phase_index": phase_index, "phase_name": phase.name,
+                        "phase_epoch": phase_epoch, "bad_epochs": bad_epochs,
+                        "stopped_early": self.stopped_early, "seed": config.seed,
+                        "wandb_id": self.log.wandb_id,
+                        "world_size": self.dist.world_size}  # fmt: skip
+                state = (self.run_dir, model, optimizer, scheduler, self.best, info)
+                if self.dist.is_main and not save_state(*state):
+                    self.saved_epoch = epoch  # written: Ctrl-C from here on keeps this epoch
                 self.log.update_summary(
                     status="running",
                     epochs_done=epoch,
@@ -508,25 +517,16 @@ class _Run:
                 | {"best_val_acc": self.best.val_acc, "best_val_loss": self.best.val_loss}
                 | scores,
                 extra={
-                    "run_name": self.run_dir.name,
-                    "representation": self.representation,
-                    "pipeline_version": views.PIPELINE_VERSION,
-                    "cache_size": config.cache_size,
-                    "best_epoch": self.best.epoch,
-                    "kept_epoch": self.best.kept_epoch,
-                    "epochs_done": self.epochs_done,
-                    "pretrained": config.pretrained,
-                    "initialised_from": self.init_record,
-                    "kept_weights": config.keep,
-                    "stages": [p.name for p in self.phases],
-                    "optimizer": config.optimizer,
-                    "lr": config.lr,
-                    "batch_size": config.batch_size,
-                    "seed": config.seed,
-                    "trained_at": now_iso(),
-                    **self.record,
+                    "run_name": self.run_dir.name, "representation": self.representation,
+                    "pipeline_version": views.PIPELINE_VERSION, "cache_size": config.cache_size,
+                    "best_epoch": self.best.epoch, "kept_epoch": self.best.kept_epoch,
+                    "epochs_done": self.epochs_done, "pretrained": config.pretrained,
+                    "initialised_from": self.init_record, "kept_weights": config.keep,
+                    "stages": [p.name for p in self.phases], "optimizer": config.optimizer,
+                    "lr": config.lr, "batch_size": config.batch_size, "seed": config.seed,
+                    "trained_at": now_iso(), **self.record,
                 },
-            )
+            )  # fmt: skip
             checkpoint = self.run_dir / CHECKPOINT_WEIGHTS_FILE
         status = "stopped_early" if self.stopped_early else "finished"
         self.log.finish(

@@ -1,5 +1,5 @@
-"""Kept weights, early stopping, the resume state written after every epoch, and the lock
-that makes one process the only writer of a run folder."""
+"""Kept weights, early stopping, the resume state written after every epoch, the lock that
+makes one process the only writer of a run folder, and what Ctrl-C leaves of a run."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ import json
 import math
 import os
 import random
+import shlex
+import signal
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +51,62 @@ def run_lock(run_dir: Path) -> Iterator[None]:
         yield
     finally:
         lock.release()
+
+
+RESUME_COMMAND = "python -m training.train --resume"
+"""How a run folder is continued (training.train); followed by the folder."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) during `fit`. Its text is the one line for the user: where the run
+    stopped and the command that continues it. The run folder then says "interrupted" and keeps
+    the resume state of its last finished epoch; `command` is None when nothing can resume."""
+
+    def __init__(self, message: str, run_dir: Path | None = None, command: str | None = None):
+        super().__init__(message)
+        self.run_dir, self.command = run_dir, command
+
+    @classmethod
+    def at(
+        cls, run_dir: Path | None, epoch: tuple[int, int] | None, saved: int
+    ) -> TrainingInterrupted:
+        """For a run in `run_dir` (None: not made yet) stopped in `epoch` (number, of total;
+        None: before the epochs) with the resume state of epoch `saved` (0: none)."""
+        if run_dir is None:
+            return cls("Interrupted before training started: no run folder yet, nothing to resume")
+        where = "before its epochs started"
+        if epoch is not None:
+            number, total = epoch
+            where = f"{'after' if number == saved else 'at'} epoch {number} of {total}"
+        try:  # as the user would type it: relative to the working folder when inside it
+            shown = str(run_dir.resolve().relative_to(Path.cwd().resolve()))
+        except ValueError:
+            shown = str(run_dir)
+        if saved == 0:
+            return cls(
+                f"Interrupted {where}, before any epoch finished: nothing to resume; start it "
+                f"again (its folder: {shown})",
+                run_dir,
+            )
+        command = f"{RESUME_COMMAND} {shlex.quote(shown)}"
+        return cls(f"Interrupted {where}; continue with: {command}", run_dir, command)
+
+
+@contextlib.contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT) until the block ends, then deliver it: the two resume files are
+    written as a pair. Signals reach only the main thread: elsewhere (a job's thread) a no-op."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda number, frame: caught.append(number))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+    if caught and callable(previous):
+        previous(signal.SIGINT, None)  # Python's default handler raises KeyboardInterrupt
 
 
 class BestTracker:
@@ -195,9 +254,10 @@ def save_state(
     }
     weights = run_dir / STATE_WEIGHTS_FILE
     tmp = weights.with_name(f".{weights.name}.tmp")
-    save_file(tensors, str(tmp))
-    os.replace(tmp, weights)
-    atomic_write_json(run_dir / STATE_META_FILE, _json_safe(payload))
+    with interrupts_deferred():  # never the weights of one epoch beside the json of another
+        save_file(tensors, str(tmp))
+        os.replace(tmp, weights)
+        atomic_write_json(run_dir / STATE_META_FILE, _json_safe(payload))
     return []
 
 
