@@ -32,6 +32,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal, get_args
@@ -40,9 +41,10 @@ import cv2
 import numpy as np
 
 from asl_core.io.images import DETECTION_MAX_SIDE, downscale_for_detection
+from asl_core.vision.native_logs import filtered
 
-# MediaPipe (glog, TFLite) writes INFO and WARNING lines to stderr on every model load;
-# these must be set before mediapipe is imported to have any effect.
+# Quiet glog and TensorFlow's logging if anything uses them (set before mediapipe is imported).
+# MediaPipe 0.10.21's own start-up lines (absl log, TFLite) ignore both: `native_logs` drops them.
 os.environ.setdefault("GLOG_minloglevel", "2")
 
 
@@ -344,13 +346,18 @@ class HandDetector:
         )
         self.max_side = max_side
         self._lock = threading.Lock()
-        self._hands: Any = mp.solutions.hands.Hands(
-            static_image_mode=mode == "image",
-            max_num_hands=max_num_hands,
-            model_complexity=model_complexity,
-            min_detection_confidence=min_detection_confidence,
-            min_tracking_confidence=min_tracking_confidence,
-        )
+        self._quiet = True  # MediaPipe's start-up log lines are dropped until it reads a hand
+        # MediaPipe opens its graph in worker threads, which log (`native_logs`) after the
+        # constructor returns: one blank image, read here, waits for them under the filter.
+        with filtered():
+            self._hands: Any = mp.solutions.hands.Hands(
+                static_image_mode=mode == "image",
+                max_num_hands=max_num_hands,
+                model_complexity=model_complexity,
+                min_detection_confidence=min_detection_confidence,
+                min_tracking_confidence=min_tracking_confidence,
+            )
+            self._hands.process(np.zeros((64, 64, 3), dtype=np.uint8))
 
     def __enter__(self) -> HandDetector:
         return self
@@ -440,8 +447,11 @@ class HandDetector:
         with self._lock:
             if self._hands is None:
                 raise RuntimeError("this HandDetector is closed")
-            result = self._hands.process(rgb)
-        return _raw_hands(result)
+            with filtered() if self._quiet else nullcontext():  # native_logs: its lines
+                result = self._hands.process(rgb)
+            hands = _raw_hands(result)
+            self._quiet = self._quiet and not hands
+        return hands
 
 
 def _raw_hands(result: Any) -> list[_RawHand]:

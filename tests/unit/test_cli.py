@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import pytest
 from PIL import Image
 
 from asl_core.__main__ import main
+from asl_core.settings import REPO_ROOT
 from tests.helpers.checkpoints import copy_shipped
 from tests.helpers.photos import massey_photo
 
@@ -243,3 +246,19 @@ def test_a_digit_read_as_letters_names_the_command_lines_option(
     assert line["note"] == "looks like the digit 5: use --classes all"
     code, (every_class,) = _run(capsys, "--classes", "all", str(photo))
     assert every_class["label"] == "5" and every_class["accepted"]
+
+
+def test_a_real_run_prints_no_mediapipe_log_lines(massey_root: Path) -> None:
+    """`python -m asl_core predict` in a subprocess: MediaPipe's start-up lines (XNNPACK,
+    absl's warnings) used to follow every run on stderr; now stderr holds nothing of them."""
+    photo = massey_photo(massey_root, "a", "hand1")
+    run = subprocess.run(
+        [sys.executable, "-m", "asl_core", "predict", "--json", str(photo)],
+        cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["label"] == "A"
+    for marker in ("XNNPACK", "absl::InitializeLog", "inference_feedback_manager",
+                   "landmark_projection_calculator"):  # fmt: skip
+        assert marker not in run.stderr, run.stderr

@@ -366,18 +366,20 @@ def test_serves_an_exported_onnx_model(
 def test_the_documented_command_starts_the_server(
     data_root: Path, massey_root: Path, tmp_path: Path
 ) -> None:
-    """`python -m asl_core.serve.api --port N` in a subprocess, against the CLI in a subprocess."""
+    """`python -m asl_core.serve.api --port N` in a subprocess, against the CLI in a subprocess;
+    neither prints MediaPipe's start-up log lines."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     root = REPO_ROOT
     env = {**os.environ, "PYTHONPATH": str(root)}
+    server_err = (tmp_path / "server.err").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "asl_core.serve.api", "--port", str(port)],
         cwd=root,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=server_err,
     )
     try:
         photo = massey_photo(massey_root, "l", "hand5")
@@ -401,6 +403,11 @@ def test_the_documented_command_starts_the_server(
     finally:
         process.terminate()
         process.wait(timeout=20)
+        server_err.close()
+    logs = cli.stderr + (tmp_path / "server.err").read_text()
+    assert "Uvicorn running" in logs  # the server's own lines still come through
+    for marker in ("XNNPACK", "absl::InitializeLog", "inference_feedback_manager"):
+        assert marker not in logs, logs
 
 
 # --- Issue 17: F1 malformed multipart, F2 bounded decoding, F3 formats by content, timeout ---
