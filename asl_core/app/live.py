@@ -136,7 +136,7 @@ class LiveFrameAdapter:
                 self._skipped += 1  # the reader never got to it; this newer frame wins
             self._pending = (rgb, start)
             self._ensure_reader()
-            self._wake.notify()
+            self._wake.notify_all()  # the reader (a waiter in wait_idle may be woken too)
         shown = self.render_latest(rgb)
         elapsed_ms = 1000.0 * (self.clock() - start)
         with self._lock:
@@ -164,6 +164,7 @@ class LiveFrameAdapter:
                 rgb, arrived = self._pending
                 self._pending = None
                 self._reading = True
+                self._wake.notify_all()  # wait_taken
             try:
                 self.recognizer.process(rgb, timestamp=arrived)
                 with self._lock:
@@ -190,6 +191,19 @@ class LiveFrameAdapter:
             return self.recognizer.render(rgb, last)
         except Exception:  # the overlay is decoration; the video must go on
             return mirror_image(rgb) if settings.mirror_preview else rgb
+
+    def wait_taken(self, timeout: float = 5.0) -> bool:
+        """Wait until the reader has taken the frame handed over (it may still be reading it):
+        a caller that hands the next frame then keeps the reader always busy, as a camera
+        faster than the reader does (for benchmarks)."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while self._pending is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._wake.wait(timeout=remaining)
+        return True
 
     def wait_idle(self, timeout: float = 5.0) -> bool:
         """Wait until every frame handed over has been read (for tests and benchmarks)."""
@@ -321,7 +335,8 @@ def speak_html(source: str = f".st-key-{TEXT_KEY} code", label: str = "Speak") -
     readable. The selector is embedded as a JSON string (escaped for a <script>).
     """
     selector = json.dumps(source).replace("</", "<\\/")
-    return f"""<style>body {{ margin: 0 }}</style><button id="speak" style="width:100%;padding:0.4rem 0.75rem;
+    return f"""<style>body {{ margin: 0 }}</style>
+<button id="speak" style="width:100%;padding:0.4rem 0.75rem;
 border:1px solid rgba(49,51,63,0.2);border-radius:0.5rem;background:white;cursor:pointer;
 font:400 1rem 'Source Sans Pro',sans-serif;color:rgb(49,51,63)">{label}</button>
 <script>

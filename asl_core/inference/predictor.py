@@ -232,6 +232,10 @@ class Predictor:
         self.mirror = mirror
         self.classes = classes
         self.interface = interface
+        # per (model, class filter): its allowed-class mask, where each of `class_names` sits
+        # among its own classes, its temperature (`_class_view`; the live page reads 30 a second)
+        self._class_views: dict[tuple[int, ClassFilter], tuple[torch.Tensor, np.ndarray, float]]
+        self._class_views = {}
         self._owns_detector = detector is None
         self.detector = detector or HandDetector(mode="image")
 
@@ -364,15 +368,28 @@ class Predictor:
         """Softmax over `class_names` of logits / each model's calibration temperature,
         averaged over the ensemble, other classes masked. `inputs` from `inputs()`."""
         total = np.zeros(len(self.class_names), dtype=np.float64)
-        allowed = allowed_mask(self.class_names, classes)
-        if not any(allowed):
-            raise ValueError(f"this model has no {classes} to answer")
-        for loaded in self.models:
+        for number, loaded in enumerate(self.models):
+            mask, order, temperature = self._class_view(number, classes)
             logits = loaded.model(inputs[self._input_key(loaded.model.input_spec)])[0]
-            logits = logits.double() / loaded.temperature
-            own = loaded.meta.class_names
-            mask = torch.tensor(allowed_mask(own, classes))
+            logits = logits.double() / temperature
             probs = torch.softmax(logits.masked_fill(~mask, float("-inf")), dim=0).numpy()
-            index = {name: i for i, name in enumerate(own)}
-            total += probs[[index[name] for name in self.class_names]]
+            total += probs[order]
         return (total / len(self.models)).astype(np.float32)
+
+    def _class_view(
+        self, number: int, classes: ClassFilter
+    ) -> tuple[torch.Tensor, np.ndarray, float]:
+        """Model `number`'s mask of the classes `classes` allows, the position of each of
+        `class_names` among its own classes, and its temperature; made once per filter.
+        Raises ValueError when the filter leaves this predictor nothing to answer."""
+        key = (number, classes)
+        view = self._class_views.get(key)
+        if view is None:
+            if not any(allowed_mask(self.class_names, classes)):
+                raise ValueError(f"this model has no {classes} to answer")
+            loaded = self.models[number]
+            own = list(loaded.meta.class_names)
+            mask = torch.tensor(allowed_mask(own, classes))
+            order = np.array([own.index(name) for name in self.class_names])
+            view = self._class_views[key] = (mask, order, loaded.temperature)
+        return view

@@ -217,6 +217,24 @@ def test_a_slow_recogniser_never_holds_up_the_video() -> None:
     assert all(b - a <= 8 for a, b in pairwise(read))
 
 
+def test_frames_handed_over_as_the_reader_takes_them_are_all_read() -> None:
+    """bench/live.py's "frames always waiting": `wait_taken` returns once the reader has taken
+    the frame, while it is still reading it, so the next one waits in the mailbox and none is
+    skipped."""
+    slow = SlowRecognizer(0.05)
+    adapter = LiveFrameAdapter(slow)
+    try:
+        for number in range(10):
+            adapter.process_rgb(numbered_frame(number))
+            assert adapter.wait_taken(timeout=5)
+        taken_while_reading = adapter.stats().read < 10
+        assert adapter.wait_idle(timeout=5)
+    finally:
+        adapter.close()
+    assert taken_while_reading  # wait_taken did not wait for the reading itself
+    assert slow.read_frames == list(range(10)) and adapter.stats().skipped == 0
+
+
 def test_timestamps_are_arrival_times_not_reading_times() -> None:
     clock_values = iter([10.0, 10.0, 10.5, 10.5] + [11.0] * 20)
     slow = SlowRecognizer(0.0)
