@@ -35,7 +35,16 @@ VOTES: tuple[Vote, ...] = ("time", "confidence")
 NO_LETTER_WEIGHT = 0.6
 """Weight per second of a "no letter" reading in the confidence vote: a little less than the
 least sure letter that is accepted at all (the threshold, 0.72 by default; it was 0.6 when
-this weight was chosen on the Massey clips, see `Speller`)."""
+this weight was chosen on the Massey clips, see `Speller`). Checked again at threshold 0.72
+(bench/speller.py: 11 clips of real photos, Massey signers 1-5 and grassknoted, read 30, 15
+and 8 times a second): 0.4, 0.5, 0.6, 0.72 and 0.8 typed the same letters (362 of 381, none
+extra; what 8 a second loses is J, Z and some double letters, whatever the weight)."""
+
+
+IDLE_LOOKBACK_S = 0.125
+"""How far before a reading without a steady letter the pause it shows may have begun: the
+interval between readings at 8 a second (`stream.NEEDED_READ_FPS`); a longer one is a stall,
+of which nothing is known."""
 
 
 EPSILON_S = 1e-6
@@ -187,7 +196,10 @@ class Speller:
             self._committed_steady = self._moved_since_commit = self._rehold = False
         if steady is None:
             if self._idle_since is None:
-                self._idle_since = now
+                # The pause began during the time this reading stands for (since the previous
+                # one, at most `IDLE_LOOKBACK_S`): counted from `now`, a 1.2 s pause between
+                # words typed no space at 8 readings a second and did at 30 (bench/speller.py).
+                self._idle_since = now - min(self.readings[-1][3], IDLE_LOOKBACK_S)
             idle = now - self._idle_since
             if self.text and not self.text.endswith(" ") and idle >= self.gap_s - EPSILON_S:
                 self.text += " "

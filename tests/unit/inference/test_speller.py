@@ -100,6 +100,17 @@ def test_a_pause_types_one_space_after_gap_s(fps: int) -> None:
 
 
 @pytest.mark.parametrize("fps", RATES)
+@pytest.mark.parametrize("phase", [0.0, 0.5, 0.9])
+def test_a_pause_just_long_enough_types_a_space_at_every_rate(fps: int, phase: float) -> None:
+    """1.15 s without a hand (gap_s 1.0 s plus the vote's lag): a space wherever the
+    readings fall. The pause is counted from the time the first reading without a steady
+    letter stands for, not from that reading: at 8 a second the space was lost at two of
+    these three phases (IDLE_LOOKBACK_S)."""
+    events = timeline(("A", 0.5), (None, 1.15), ("B", 0.5))
+    assert spell(events, fps, phase=phase) == "A B"
+
+
+@pytest.mark.parametrize("fps", RATES)
 def test_flicker_without_a_majority_types_nothing(fps: int) -> None:
     speller = Speller()
     t = 0.0
