@@ -256,7 +256,10 @@ def live_mode(session: LiveSession, url: str | None) -> None:
     with side:
         side_panel()
         speak_button()
-    with st.expander("Camera not starting?"):
+    # Open until this session's first frame: a missing or blocked camera is reported only
+    # inside the video component ("NotFoundError"), which never tells the page.
+    no_video_yet = session.adapter.stats().first_frame_at is None
+    with st.expander("Camera not starting?", expanded=no_video_yet):
         for line in connection_help(
             ConnectionStatus.NO_VIDEO, url=url, ice_configured=ice_configured
         )[1:]:

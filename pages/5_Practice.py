@@ -22,7 +22,12 @@ with st.spinner("Starting the recogniser…"):
         insecure_context_warning,
         rtc_configuration,
     )
-    from asl_core.app.live import LiveSession, freeze_long_lived_objects, settings_from_controls
+    from asl_core.app.live import (
+        LiveSession,
+        freeze_long_lived_objects,
+        how_to_sign,
+        settings_from_controls,
+    )
     from asl_core.app.model_catalog import ModelChoice
     from asl_core.app.practice import (
         PracticeRecognizer,
@@ -259,8 +264,8 @@ def live_mode(recognizer: PracticeRecognizer, session: LiveSession, mirrored: bo
             async_processing=True,
         )
         st.caption(
-            "Press START and allow the camera. Hold each letter steady; for a double letter, "
-            "bounce the hand a little. No camera? Turn on snapshot mode in the sidebar."
+            f"Press START and allow the camera. {how_to_sign(recognizer.settings)} "
+            "No camera? Turn on snapshot mode in the sidebar."
         )
     active = ctx.state.playing or ctx.state.signalling
 

@@ -352,19 +352,27 @@ document.getElementById("speak").addEventListener("click", () => {{
 </script>"""
 
 
-def signing_help(settings: StreamSettings) -> str:
-    """The caption under the video: how to sign so that the speller's rules type it
-    (`asl_core.inference.speller`, all in seconds), with the sidebar's current seconds.
+def how_to_sign(settings: StreamSettings) -> str:
+    """How to sign so that the speller's rules (`asl_core.inference.speller`, all in seconds)
+    type each letter, with the sidebar's current seconds; the Live and Practice pages' help.
 
     A letter is typed once it has won the vote (about half the smoothing window) and stayed,
     hand still, for the hold: about 0.3 s with the defaults, so two letters a second work."""
     shown_s = settings.hold_s + settings.window_s / 2
     return (
-        "Press START and allow the camera. Show each letter with your hand still for a moment "
+        "Show each letter with your hand still for a moment "
         f"(about {shown_s:.1f} s is enough: two letters a second work). For a double letter "
         "(the LL of HELLO), bounce or slide your hand a little and hold it again. J and Z are "
         "drawn in the air: J with the little finger (the I handshape), Z with the index "
-        f"finger. Lower your hand for about {settings.gap_s:g} s to type a space."
+        "finger."
+    )
+
+
+def signing_help(settings: StreamSettings) -> str:
+    """The caption under the live video: `how_to_sign`, and how to type a space."""
+    return (
+        f"Press START and allow the camera. {how_to_sign(settings)} Lower your hand for about "
+        f"{settings.gap_s:g} s to type a space."
     )
 
 

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 from unittest import mock
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -67,6 +68,15 @@ def test_page_shows_video_controls_and_text_panel(app: AppTest) -> None:
     assert labels(app.get("download_button")) == ["Download"]
     assert labels(app.metric) == ["Current letter", "Frames per second"]
     assert app.expander[0].label == "Camera not starting?"
+
+
+def test_camera_help_is_open_until_the_first_frame(app: AppTest) -> None:
+    """The component reports a missing camera only inside itself, so the help stays open
+    until a frame has come; after that it is out of the way."""
+    assert app.expander[0].proto.expanded
+    session_of(app).adapter.process_rgb(np.zeros((48, 64, 3), np.uint8))
+    app.run()
+    assert not app.expander[0].proto.expanded
 
 
 def test_the_caption_says_how_to_sign_with_the_chosen_seconds(app: AppTest) -> None:

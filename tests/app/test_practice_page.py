@@ -71,6 +71,15 @@ def test_page_shows_a_letter_target_with_its_reference_and_the_camera(app: AppTe
     assert [d.label for d in app.get("download_button")] == ["Download the score (CSV)"]
 
 
+def test_the_camera_help_gives_the_live_pages_timing_rules(app: AppTest) -> None:
+    """A letter counts when the speller types it, so the help under the video says what the
+    Live page says: how long to hold, doubles, J and Z (was "hold each letter steady")."""
+    from asl_core.app.live import how_to_sign
+
+    assert how_to_sign(recognizer_of(app).settings) in texts(app)
+    assert "about 0.3 s" in texts(app) and "J and Z are drawn in the air" in texts(app)
+
+
 def test_the_reference_drawing_of_the_letter_asked_for(app: AppTest, data_root: Any) -> None:
     (image,) = app.get("image")  # drawn from the landmarks of a real training photo
     caption = image.proto.imgs[0].caption
