@@ -81,7 +81,15 @@ the browser's VP8 video) and finds it again further along the path."""
 
 RELEASE_FRAMES = 2
 """Frames in a row with another handshape that end the hold after a motion letter (one
-frame where MediaPipe bends a finger while the hand turns does not)."""
+frame where MediaPipe bends a finger while the hand turns does not) ..."""
+
+
+RELEASE_S = 0.12
+"""... or this many seconds of them, each reading standing for the time since the previous
+one (at most `LOST_S`), whichever comes first: about the time the speller's vote takes to
+settle on the next letter. In frames alone the hold lasted 0.25 s at 8 readings a second,
+the vote settled on the letter after a Z while it was still on, and that letter was never
+typed (bench/speller.py: "ZAC" typed "ZC" at 8 readings a second)."""
 
 
 MOVE_WINDOW_S = 0.15
@@ -264,11 +272,14 @@ class MotionTracker:
         self._samples: deque[_Sample] = deque()
         self._after: Shape | None = None
         self._other = 0  # frames in a row without the motion letter's shape, after it
+        self._other_s = 0.0  # and the seconds they stand for
+        self._last_seen: float | None = None  # when a hand was last read
 
     def reset(self) -> None:
         self._samples.clear()
         self._after = None
-        self._other = 0
+        self._other, self._other_s = 0, 0.0
+        self._last_seen = None
 
     def update(self, now: float, detection: HandDetection | None) -> MotionState:
         if detection is None:
@@ -279,6 +290,8 @@ class MotionTracker:
             return MotionState(None, False, None, False)
         shape = handshape(detection)
         scale = hand_scale_px(detection)
+        since = 0.0 if self._last_seen is None else min(now - self._last_seen, LOST_S)
+        self._last_seen = now
         self._samples.append(_Sample(now, detection.pixel_landmarks, scale, shape))
         while now - self._samples[0].time > self.window_s:
             self._samples.popleft()
@@ -286,13 +299,16 @@ class MotionTracker:
         path_scale = _path_scale(samples)
         moving = is_moving([s.time for s in samples], [s.pixels for s in samples], path_scale, now)
         if self._after is not None:
-            self._other = 0 if shape == self._after else self._other + 1
-            if self._other >= RELEASE_FRAMES:
+            if shape == self._after:
+                self._other, self._other_s = 0, 0.0
+            else:
+                self._other, self._other_s = self._other + 1, self._other_s + since
+            if self._other >= RELEASE_FRAMES or self._other_s >= RELEASE_S - 1e-9:
                 self._after = None  # another handshape: the motion letter's hold is over
         letter = self._letter(samples, path_scale)  # after a J or Z too: JAZZ draws a second Z
         if letter is not None:
             self._samples.clear()
-            self._after, self._other = MOTION_LETTERS[letter], 0
+            self._after, self._other, self._other_s = MOTION_LETTERS[letter], 0, 0.0
         return MotionState(letter, moving, shape, self._after is not None)
 
     def _letter(self, samples: list[_Sample], scale: float) -> str | None:
