@@ -15,6 +15,7 @@ answer at all.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -176,3 +177,85 @@ def expected_calibration_error(
             gap = abs(confidence[members].mean() - correct[members].mean())
             total += members.mean() * gap
     return float(total)
+
+
+CALIBRATION_TARGET = 0.95
+"""Accepted answers must be at least this right: the shipped model's target
+(`training.model_card --target`, whose calibration gave 0.95 at coverage 0.81)."""
+
+
+def temperature_at_bound(temperature: float) -> bool:
+    """True when a fitted temperature sits at an end of `TEMPERATURE_BOUNDS` (the logits carry
+    no usable scale: do not record it)."""
+    low, high = TEMPERATURE_BOUNDS
+    return not low * 1.001 < temperature < high * 0.999
+
+
+def still_scores(
+    logits: np.ndarray,
+    labels: np.ndarray,
+    class_names: Sequence[str],
+    has_hand: np.ndarray,
+    temperature: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(confidence, correct) per photo, (N,) each, as the `Predictor` answers a still photo at
+    `temperature`: any class, never J or Z (`answers.still_answers`); a J/Z reading and a photo
+    with no hand get confidence -1 (never accepted) and count as wrong."""
+    from asl_core.inference.answers import still_answers
+
+    found = np.asarray(has_hand, dtype=bool)
+    index, confidence, motion_like = still_answers(
+        softmax(np.asarray(logits)[found], temperature), class_names
+    )
+    scored = np.full(len(found), -1.0)
+    scored[found] = np.where(motion_like, -1.0, confidence)
+    correct = np.zeros(len(found), dtype=bool)
+    correct[found] = index == np.asarray(labels)[found]
+    return scored, correct
+
+
+def calibrate(
+    logits: np.ndarray,
+    labels: np.ndarray,
+    class_names: Sequence[str],
+    *,
+    has_hand: np.ndarray | None = None,
+    person: np.ndarray | None = None,
+    target: float = CALIBRATION_TARGET,
+    fitted_on: str = "",
+) -> Calibration:
+    """Temperature and threshold of one model on held-out photos, as the shipped model's were
+    chosen (`training.heldout.calibrate`): T fitted (`fit_temperature`) on the photos with a
+    hand; each photo answered as the `Predictor` answers it (`still_scores`); the threshold
+    chosen (`choose_threshold`) with every person weighted once and photos with no hand
+    counted in the coverage, unanswered.
+
+    logits: (N, classes), rows of no-hand photos ignored; labels: (N,) class indices;
+    has_hand: (N,) bool (default all); person: (N,) who is in each photo (default: one
+    person). Returns a `Calibration` whose coverage is 0 (and accuracy NaN) when no threshold
+    reaches `target`; raises ValueError when no photo has a hand or the shapes disagree.
+    """
+    logits = np.asarray(logits, dtype=np.float64)
+    labels = np.asarray(labels, dtype=np.int64)
+    n = len(labels)
+    found = np.ones(n, dtype=bool) if has_hand is None else np.asarray(has_hand, dtype=bool)
+    if found.shape != (n,) or (person is not None and np.shape(person) != (n,)):
+        raise ValueError(f"has_hand and person must have one entry per photo ({n})")
+    if not found.any():
+        raise ValueError("no photo has a hand: nothing to calibrate on")
+    temperature = fit_temperature(logits[found], labels[found])
+    scored, correct = still_scores(logits, labels, class_names, found, temperature)
+    weight = None
+    if person is not None:
+        _, inverse, counts = np.unique(np.asarray(person), return_inverse=True, return_counts=True)
+        weight = 1.0 / counts[inverse]
+    threshold, accuracy, coverage = choose_threshold(scored, correct, target, weight)
+    return Calibration(
+        temperature=round(temperature, 4),
+        threshold=round(threshold, 4),
+        target=target,
+        accepted_accuracy=accuracy,
+        coverage=coverage,
+        count=int(found.sum()),
+        fitted_on=fitted_on,
+    )

@@ -5,12 +5,15 @@
 the confidence threshold the answer is "unsure" (`accepted=False`), never a confident random
 letter; with no hand there is no label at all. A still photo is never answered J or Z
 (`answers.still_answer`: "looks like I; J needs the motion"). A checkpoint that records a
-calibration (`extra["calibration"]`, fitted on held-out people by `training.model_card`) has
-its logits divided by that temperature before the softmax.
+calibration (`extra["calibration"]`, fitted on held-out people by `training.model_card`, or by
+a training run on validation people it never trained on: `asl_core.training.calibrate`) has
+its logits divided by that temperature before the softmax, and its threshold is the default
+(`threshold_default`); a model that records none gets `DEFAULT_THRESHOLD`.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Sequence
@@ -42,7 +45,8 @@ DEFAULT_THRESHOLD = 0.72
 """The shipped model's calibrated threshold (asl_core/default_model/model.json,
 `extra.calibration`: 0.718): on people it never saw (leave people out, 12 people), answers at
 or above it were 95.0% right and covered 80.8% of photos (each person weighted once; no-hand
-photos unanswered). Chosen by `training.model_card`; a test keeps the two equal."""
+photos unanswered). Chosen by `training.model_card`; a test keeps the two equal. Also the
+default of a model that records no threshold of its own (`threshold_default`)."""
 
 
 UNSURE_FOUND_BY: frozenset[str] = frozenset({"tiles"})
@@ -161,6 +165,93 @@ class LoadedModel:
             )
         return float(value)
 
+    @property
+    def threshold(self) -> float | None:
+        """The calibrated threshold the checkpoint records (`recorded_threshold`), or None."""
+        return recorded_threshold(self.meta, self.path.name)
+
+
+def recorded_threshold(meta: CheckpointMeta, name: str) -> float | None:
+    """The calibrated threshold `meta.extra["calibration"]` records, None when it records none.
+
+    Raises CheckpointError (naming the file `name`) when the record is there but is not a
+    finite number from 0 to 1 (a hand-edited or damaged file: nan, 1.5, "high", true).
+    """
+    calibration = meta.extra.get("calibration")
+    if not isinstance(calibration, dict) or calibration.get("threshold") is None:
+        return None
+    value = calibration["threshold"]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise CheckpointError(
+            f"{name}: calibration threshold {value!r} is not a number from 0 to 1; restore the "
+            "file or save the checkpoint again"
+        )
+    return float(value)
+
+
+@dataclass(frozen=True)
+class ThresholdDefault:
+    """The threshold a model is answered at when nobody chooses one, and where it comes from.
+
+    value: the recorded threshold rounded UP to the next 0.01 (the shipped model records
+    0.7181: 0.72, `DEFAULT_THRESHOLD`; rounding up never accepts an answer the calibration
+    left unsure, and sliders and `--threshold` speak in hundredths), else `DEFAULT_THRESHOLD`.
+    recorded: the exact recorded value, None when there is none. source: for a person, e.g.
+    "this model's calibration (1 person it never trained on ...): answers at or above it
+    were 96% right, 71% of photos answered" or "the shipped model's default: this model
+    records no calibration (why, when the run said)".
+    """
+
+    value: float
+    recorded: float | None
+    source: str
+
+
+def _calibration_words(record: dict[str, Any]) -> str:
+    """What a calibration record says it was fitted on and measured, in words."""
+    fitted_on, accuracy, coverage = (
+        record.get(key) for key in ("fitted_on", "accepted_accuracy", "coverage")
+    )
+    words = f"this model's calibration ({fitted_on})" if fitted_on else "this model's calibration"
+    if isinstance(accuracy, int | float) and isinstance(coverage, int | float):
+        words += (
+            f": answers at or above it were {accuracy:.0%} right, {coverage:.0%} of photos answered"
+        )
+    return words
+
+
+def rounded_threshold(recorded: float) -> float:
+    """A recorded threshold rounded up to the next 0.01 (`ThresholdDefault.value`)."""
+    return math.ceil(recorded * 100 - 1e-9) / 100
+
+
+def threshold_default(models: Sequence[tuple[CheckpointMeta, str]]) -> ThresholdDefault:
+    """The default threshold of a model, or an ensemble, from its checkpoints' metadata
+    `(meta, file name)` (cheap: no weights are read, so a page can show it before loading).
+
+    An ensemble takes its first model's record, and says so: each model was calibrated alone,
+    not on the averaged answers. Raises CheckpointError for a damaged record
+    (`recorded_threshold`) in any of them.
+    """
+    if not models:
+        raise ValueError("at least one checkpoint is needed")
+    recorded = [recorded_threshold(meta, name) for meta, name in models]
+    first_meta, _ = models[0]
+    if recorded[0] is None:
+        note = first_meta.extra.get("calibration_note")
+        why = f" ({note})" if isinstance(note, str) and note else ""
+        return ThresholdDefault(
+            DEFAULT_THRESHOLD,
+            None,
+            f"the shipped model's default ({DEFAULT_THRESHOLD:.2f}): this model records no "
+            f"calibration{why}",
+        )
+    value = rounded_threshold(recorded[0])
+    source = _calibration_words(first_meta.extra["calibration"])
+    if len(models) > 1:
+        source = f"the first model's threshold, calibrated on it alone: {source}"
+    return ThresholdDefault(value, recorded[0], source)
+
 
 def load_models(paths: Sequence[str | os.PathLike[str]]) -> list[LoadedModel]:
     """Load checkpoints for an ensemble; they must answer the same classes.
@@ -196,7 +287,9 @@ def load_models(paths: Sequence[str | os.PathLike[str]]) -> list[LoadedModel]:
 class Predictor:
     """Image in, `Prediction` out. Heavy: build once per process and reuse.
 
-    threshold: below it the answer is unsure (seed 000, 4.5.5 and 4.5.9).
+    threshold: below it the answer is unsure (seed 000, 4.5.5 and 4.5.9). None (the default):
+        the threshold the model records (`default_threshold`, `threshold_source`: the value
+        `threshold_default` gives), else `DEFAULT_THRESHOLD`.
     mirror: image models also read the mirrored photo and keep the more confident reading
         (seed 000, 4.5.5), which rescues left hands. Landmark models read the hand once:
         `landmark_vector` already puts a left hand onto the right one by MediaPipe's label,
@@ -213,7 +306,7 @@ class Predictor:
         self,
         models: Sequence[str | os.PathLike[str]] | None = None,
         *,
-        threshold: float = DEFAULT_THRESHOLD,
+        threshold: float | None = None,
         mirror: bool = True,
         classes: ClassFilter = "all",
         detector: HandDetector | None = None,
@@ -226,9 +319,14 @@ class Predictor:
                 "`python -m training.train` and pass --model, or restore the file from git"
             )
         self.models = load_models(paths)
+        for loaded in self.models:
+            _ = loaded.temperature  # a damaged calibration record is refused here, at load
+        chosen = threshold_default([(m.meta, m.path.name) for m in self.models])
+        self.default_threshold = chosen.value
+        self.threshold_source = chosen.source
         self.reads_images = any(m.model.input_spec.kind != "landmarks" for m in self.models)
         self.class_names = list(self.models[0].meta.class_names)
-        self.threshold = threshold
+        self.threshold = self.default_threshold if threshold is None else threshold
         self.mirror = mirror
         self.classes = classes
         self.interface = interface

@@ -6,13 +6,17 @@ import numpy as np
 import pytest
 
 from asl_core.inference.calibration import (
+    TEMPERATURE_BOUNDS,
     Calibration,
     accepted_at,
+    calibrate,
     choose_threshold,
     expected_calibration_error,
     fit_temperature,
     nll,
     softmax,
+    still_scores,
+    temperature_at_bound,
 )
 
 
@@ -70,3 +74,47 @@ def test_record_round_trip_and_bad_input() -> None:
         nll(np.full((1, 2), np.inf), np.array([0]))
     with pytest.raises(ValueError, match="target must be in"):
         choose_threshold(np.ones(2), np.ones(2, dtype=bool), 0.0)
+
+
+def test_calibrate_is_the_rule_that_chose_the_shipped_threshold() -> None:
+    """`calibrate` (a training run's calibration) gives exactly what `training.heldout.
+    calibrate` (the shipped model's) gives on the same readings of one model: one rule."""
+    from training.heldout import Readings
+    from training.heldout import calibrate as heldout_calibrate
+
+    names = ["A", "B", "I", "J", "Y", "Z"]
+    logits, labels = overconfident(2.5, n=600, classes=len(names), seed=3)
+    rng = np.random.default_rng(4)
+    has_hand = rng.random(600) > 0.1
+    logits[~has_hand] = np.nan
+    person = np.array(["p1"] * 100 + ["p2"] * 200 + ["p3"] * 300)
+    readings = Readings(
+        class_names=names, logits=logits, labels=labels, has_hand=has_hand, person=person,
+        dataset=np.array(["massey36"] * 600), run=np.array(["run"] * 600),
+        vectors=np.zeros((600, 63)),
+    )  # fmt: skip
+    shipped_rule = heldout_calibrate(readings, 0.9, "three people")
+    ours = calibrate(logits, labels, names, has_hand=has_hand, person=person, target=0.9,
+                     fitted_on="three people")  # fmt: skip
+    assert ours == shipped_rule
+    assert ours.count == int(has_hand.sum()) and 0 < ours.coverage < 1
+    assert ours.temperature == pytest.approx(2.5, rel=0.15)
+    # J and Z are never answered from a still photo, so never accepted
+    scored, correct = still_scores(logits, labels, names, has_hand, ours.temperature)
+    answered_motion = np.isin(labels, [3, 5]) & correct
+    assert not answered_motion.any()
+    assert (scored[~has_hand] == -1).all()
+
+
+def test_calibrate_refuses_what_it_cannot_fit() -> None:
+    logits, labels = overconfident(1.0, n=10, classes=4)
+    with pytest.raises(ValueError, match="no photo has a hand"):
+        calibrate(logits, labels, list("ABCD"), has_hand=np.zeros(10, dtype=bool))
+    with pytest.raises(ValueError, match=r"one entry per photo \(10\)"):
+        calibrate(logits, labels, list("ABCD"), person=np.array(["p"] * 9))
+
+
+def test_a_temperature_at_either_end_of_its_range_is_flagged() -> None:
+    low, high = TEMPERATURE_BOUNDS
+    assert temperature_at_bound(low) and temperature_at_bound(high)
+    assert not temperature_at_bound(1.0) and not temperature_at_bound(0.15)
