@@ -37,7 +37,7 @@ NO_LETTER_WEIGHT = 0.6
 least sure letter that is accepted at all (the threshold, 0.72 by default; it was 0.6 when
 this weight was chosen on the Massey clips, see `Speller`). Checked again at threshold 0.72
 (bench/speller.py: 11 clips of real photos, Massey signers 1-5 and grassknoted, read 30, 15
-and 8 times a second): 0.4, 0.5, 0.6, 0.72 and 0.8 typed the same letters (362 of 381, none
+and 8 times a second): 0.4, 0.5, 0.6, 0.72 and 0.8 typed the same letters (365 of 381, none
 extra; what 8 a second loses is J, Z and some double letters, whatever the weight)."""
 
 
