@@ -137,7 +137,7 @@ class LiveFrameAdapter:
             self._pending = (rgb, start)
             self._ensure_reader()
             self._wake.notify_all()  # the reader (a waiter in wait_idle may be woken too)
-        shown = self.render_latest(rgb)
+        shown = self.render_latest(rgb, start)
         elapsed_ms = 1000.0 * (self.clock() - start)
         with self._lock:
             old = self._callback_ms
@@ -180,15 +180,20 @@ class LiveFrameAdapter:
                     self._reading = False
                     self._wake.notify_all()
 
-    def render_latest(self, rgb: np.ndarray) -> np.ndarray:
-        """The frame with the latest reading drawn on it (mirrored if the preview is)."""
+    def render_latest(self, rgb: np.ndarray, arrived: float | None = None) -> np.ndarray:
+        """The frame with the latest reading drawn on it (mirrored if the preview is);
+        `arrived`: the frame's arrival time (the clock's), to draw a moving hand where it is
+        now rather than where the reading found it (`StreamRecognizer.render`)."""
         settings = self.recognizer.settings
         last = self.recognizer.last
         det = last.prediction.detection if last is not None else None
         if last is None or (det is not None and det.image_size != (rgb.shape[1], rgb.shape[0])):
             return mirror_image(rgb) if settings.mirror_preview else rgb
+        lead_s = 0.0
+        if arrived is not None and last.timestamp is not None:
+            lead_s = max(0.0, arrived - last.timestamp)
         try:
-            return self.recognizer.render(rgb, last)
+            return self.recognizer.render(rgb, last, lead_s)
         except Exception:  # the overlay is decoration; the video must go on
             return mirror_image(rgb) if settings.mirror_preview else rgb
 

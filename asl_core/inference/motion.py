@@ -311,6 +311,18 @@ class MotionTracker:
             self._after, self._other, self._other_s = MOTION_LETTERS[letter], 0, 0.0
         return MotionState(letter, moving, shape, self._after is not None)
 
+    def velocity_px_s(self) -> np.ndarray | None:
+        """Each landmark's velocity (21x2 pixels a second) between the last two readings of
+        the hand; None without two readings at most 2 x `MOVE_WINDOW_S` apart (the gap
+        `is_moving` still compares across)."""
+        if len(self._samples) < 2:
+            return None
+        last, previous = self._samples[-1], self._samples[-2]
+        seconds = last.time - previous.time
+        if not 0 < seconds <= 2 * MOVE_WINDOW_S:
+            return None
+        return (last.pixels - previous.pixels) / seconds
+
     def _letter(self, samples: list[_Sample], scale: float) -> str | None:
         """The motion letter the samples' path completes, if any; `scale`: `_path_scale`."""
         if scale <= 0 or len(samples) < MIN_PATH_POINTS:

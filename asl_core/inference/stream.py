@@ -42,7 +42,7 @@ from asl_core.inference.speller import Speller, Vote
 from asl_core.labels import ClassFilter
 from asl_core.vision.hands import HandDetector
 from asl_core.vision.overlay import draw_overlay
-from asl_core.vision.views import mirror_detection, mirror_image
+from asl_core.vision.views import mirror_detection, mirror_image, moved_detection
 
 NEEDED_READ_FPS = 8.0
 """Readings per second that typing at two letters a second needs: a letter is on screen for
@@ -50,6 +50,11 @@ NEEDED_READ_FPS = 8.0
 that at 8, 15 and 30. A J or Z drawn that fast (0.4 s) needs about 15: at 8 a second
 MediaPipe's tracker loses the fingertip between readings, and a J must be drawn in about
 0.8 s (test_stream_recognizer.py plays both)."""
+
+
+MAX_LEAD_S = 0.1
+"""The furthest `render` moves a moving hand's overlay ahead to the frame it is drawn on
+(three frames of a 30 fps camera); a reading older than that is drawn where it was."""
 
 
 RATE_WINDOW_S = 2.0
@@ -84,6 +89,8 @@ class FrameResult:
     reading_confidence: float = 0.0  # below the threshold the speller gets no letter
     motion: MotionState | None = None
     doubt: str | None = None  # why this hand's reading is unsure whatever its confidence
+    timestamp: float | None = None  # when the frame read was taken (seconds, the caller's)
+    velocity_px_s: np.ndarray | None = None  # 21x2 landmark velocity while the hand moves
 
 
 @dataclass
@@ -280,6 +287,7 @@ class StreamRecognizer:
             )
             if motion.letter is not None:
                 committed = self.speller.type_motion(motion.letter)
+            velocity = self.motion.velocity_px_s() if motion.moving else None
             smoothed, smoothed_confidence = self.speller.smoothed()
             text = self.speller.text
             self.reads.tick(now)
@@ -296,15 +304,24 @@ class StreamRecognizer:
             confidence,
             motion,
             doubt,
+            now,
+            velocity,
         )
         return self.last
 
-    def render(self, rgb: np.ndarray, result: FrameResult) -> np.ndarray:
+    def render(self, rgb: np.ndarray, result: FrameResult, lead_s: float = 0.0) -> np.ndarray:
         """The frame to show: mirrored like a selfie view if asked, with box, landmarks and
-        the steady letter (or the frame's own reading, marked unsure, while it settles)."""
+        the steady letter (or the frame's own reading, marked unsure, while it settles).
+
+        lead_s: how much newer `rgb` is than the frame `result` read (seconds). A moving
+        hand's overlay is moved ahead by its velocity times that (at most `MAX_LEAD_S`), so
+        that during a fast J it stays on the hand instead of trailing it by a frame or two.
+        """
         start = time.perf_counter()
         det = result.prediction.detection
         shown = mirror_image(rgb) if self.settings.mirror_preview else rgb
+        if det is not None and result.velocity_px_s is not None and lead_s > 0:
+            det = moved_detection(det, result.velocity_px_s * min(lead_s, MAX_LEAD_S))
         if det is not None:
             if self.settings.mirror_preview:
                 det = mirror_detection(det)

@@ -232,6 +232,17 @@ def mirror_image(rgb: np.ndarray) -> np.ndarray:
     return cv2.flip(np.ascontiguousarray(rgb), 1)
 
 
+def moved_detection(det: HandDetection, offset_px: np.ndarray) -> HandDetection:
+    """The detection with each landmark moved by `offset_px` (21x2 pixels, or 2 for all),
+    its box following (world landmarks unchanged: the hand's shape is the same).
+
+    For drawing a reading on a newer frame of a moving hand (`StreamRecognizer.render`)."""
+    width, height = det.image_size
+    landmarks = det.landmarks.copy()
+    landmarks[:, :2] += np.asarray(offset_px, np.float32) / np.array([width, height], np.float32)
+    return replace(det, landmarks=landmarks, box=landmark_box(landmarks, det.image_size))
+
+
 def mirror_detection(det: HandDetection) -> HandDetection:
     """The detection as it would be in `mirror_image(rgb)`: x -> 1 - x, the other hand label.
 

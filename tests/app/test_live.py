@@ -131,7 +131,7 @@ class SlowRecognizer:
         self.read_frames.append(int(rgb[0, 0, 0]))  # frames are numbered in their first pixel
         self.timestamps.append(timestamp or 0.0)
 
-    def render(self, rgb: np.ndarray, result: FrameResult) -> np.ndarray:
+    def render(self, rgb: np.ndarray, result: FrameResult, lead_s: float = 0.0) -> np.ndarray:
         return rgb
 
     def close(self) -> None:
@@ -233,6 +233,27 @@ def test_frames_handed_over_as_the_reader_takes_them_are_all_read() -> None:
         adapter.close()
     assert taken_while_reading  # wait_taken did not wait for the reading itself
     assert slow.read_frames == list(range(10)) and adapter.stats().skipped == 0
+
+
+def test_the_overlay_is_drawn_with_the_age_of_the_reading() -> None:
+    """The callback draws the latest reading on the frame that just arrived and tells the
+    recogniser how much newer that frame is (it moves a moving hand's overlay ahead)."""
+
+    class Recorder(SlowRecognizer):
+        def render(self, rgb: np.ndarray, result: FrameResult, lead_s: float = 0.0) -> np.ndarray:
+            self.leads.append(lead_s)
+            return rgb
+
+    recorder = Recorder(0.0)
+    recorder.leads = []
+    recorder.last = FrameResult(Prediction(None, 0.0, False, False), None, 0.0, None, "")
+    recorder.last.timestamp = 10.0  # the reading's frame arrived at 10.0
+    adapter = LiveFrameAdapter(recorder, clock=lambda: 10.05)
+    try:
+        adapter.process_rgb(numbered_frame(1))
+    finally:
+        adapter.close()
+    assert recorder.leads == [pytest.approx(0.05)]
 
 
 def test_timestamps_are_arrival_times_not_reading_times() -> None:

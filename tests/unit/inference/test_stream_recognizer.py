@@ -284,3 +284,41 @@ def test_a_suggestion_replaces_the_word_being_spelled(predictor: Predictor) -> N
         assert recognizer.text == "CAB "
     finally:
         recognizer.close()
+
+
+def overlay_columns(shown: np.ndarray, frame: np.ndarray) -> tuple[int, int]:
+    """The leftmost and rightmost columns the overlay changed."""
+    changed = np.flatnonzero(np.abs(shown.astype(int) - frame.astype(int)).sum(axis=(0, 2)))
+    return int(changed[0]), int(changed[-1])
+
+
+def test_a_moving_hand_is_drawn_where_it_is_now(predictor: Predictor, massey_root: Path) -> None:
+    """The live page draws the latest reading on a newer frame (the video never waits for
+    the reader). A hand moving 600 px a second (about 3 hand sizes: a quick J) read 1/30 s
+    apart, drawn on a frame 2/30 s after the last reading: the overlay is 40 px further along
+    (velocity x lead), not where
+    the reading found it; never more than MAX_LEAD_S ahead; a still hand is drawn in place."""
+    from asl_core.inference.stream import MAX_LEAD_S
+    from tests.helpers.clips import letterbox
+
+    photo = letterbox(load_image(massey_photo(massey_root, "b", "hand4")), hand_fraction=0.5)
+    recognizer = StreamRecognizer(predictor, StreamSettings(mirror_preview=False))
+    step = 20  # pixels a frame at 30 fps: 600 px/s
+    results = [
+        recognizer.process(np.roll(photo, index * step, axis=1), index / FPS) for index in range(4)
+    ]
+    assert all(r.prediction.hand for r in results) and results[-1].motion.moving
+    velocity = results[-1].velocity_px_s
+    assert velocity is not None and np.median(velocity[:, 0]) == pytest.approx(600, abs=60)
+    blank = np.zeros_like(photo)
+    where_read = overlay_columns(recognizer.render(blank, results[-1]), blank)
+    ahead = overlay_columns(recognizer.render(blank, results[-1], lead_s=2 / FPS), blank)
+    assert ahead[0] - where_read[0] == pytest.approx(40, abs=5)
+    assert ahead[1] - where_read[1] == pytest.approx(40, abs=5)
+    capped = overlay_columns(recognizer.render(blank, results[-1], lead_s=1.0), blank)
+    assert capped[0] - where_read[0] == pytest.approx(600 * MAX_LEAD_S, abs=7)
+
+    still = StreamRecognizer(predictor, StreamSettings(mirror_preview=False))
+    held = [still.process(photo, index / FPS) for index in range(4)][-1]
+    assert held.velocity_px_s is None
+    assert np.array_equal(still.render(blank, held, lead_s=2 / FPS), still.render(blank, held))
