@@ -5,8 +5,10 @@ decides what trains in each phase; `state` keeps the best weights and the resume
 runs a whole training and writes the run folder (through `asl_core.runs.writer`);
 `loaders` builds the datasets and DataLoaders; `personalise` adapts a checkpoint to a user's own
 photos (`personal_data` picks the photos and holds back whole bursts, `compare` scores before and
-after); `jobs` runs it on a background thread that outlives the page that started it.
+after); `jobs` runs it on a background thread that outlives the page that started it;
+`calibrate` fits a finished run's temperature and threshold when its validation side is people
+it never trained on (with `asl_core.inference.calibration`, the shipped model's rule).
 
 May import: `asl_core.io`, `asl_core.vision`, `asl_core.models`, `asl_core.data`,
-`asl_core.runs`, torch, wandb. Never streamlit.
+`asl_core.runs`, `asl_core.inference`, torch, wandb. Never streamlit.
 """

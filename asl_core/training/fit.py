@@ -70,6 +70,7 @@ from asl_core.runs.format import (
 )
 from asl_core.runs.writer import RunLog, git_commit, make_run_name, unique_run_dir
 from asl_core.settings import REPO_ROOT, runs_dir
+from asl_core.training.calibrate import calibrate_run
 from asl_core.training.config import ResumeError, TrainConfig, default_suffix, split_params
 from asl_core.training.distributed import DistContext, resolve_device, seed_everything
 from asl_core.training.engine import evaluate, train_one_epoch
@@ -94,6 +95,7 @@ from asl_core.training.state import (
     RunResult,
     TrainingInterrupted,
     _json_safe,
+    format_metric,
     run_lock,
     save_state,
 )
@@ -327,6 +329,7 @@ class _Run:
             raise DatasetError("no training photo has a detectable hand")
         loader, sampler, self.generator = train_loader(config, datasets["train"], self.dist)
         val_loader = eval_loader(config, datasets["val"], self.dist)
+        self.val_set = datasets["val"]  # every validation photo: `calibrate_run` reads them all
         test_loader = eval_loader(config, datasets["test"], self.dist)
         criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
         import sklearn.metrics  # noqa: F401  (imported now, not inside epoch 1's timing)
@@ -342,8 +345,7 @@ class _Run:
         val_loader: DataLoader,
         history: list[dict[str, Any]],
     ) -> list[dict[str, Any]]:
-        config = self.config
-        model = self.model
+        config, model = self.config, self.model
         early = config.early_stopping
         self.best = BestTracker(early.monitor, early.min_delta, keep=config.keep)
         start_phase, start_phase_epoch, bad_epochs, epoch = 0, 0, 0, 0
@@ -432,7 +434,7 @@ class _Run:
                     bad_epochs += 1
                 left = (total_epochs - epoch) * (sum(epoch_times) / len(epoch_times))
                 progress.close(
-                    extra=f"val_loss {_fmt(val.loss)} val_acc {val.accuracy:.3f} "
+                    extra=f"val_loss {format_metric(val.loss)} val_acc {val.accuracy:.3f} "
                     f"({elapsed:.1f}s, about {format_seconds(left)} left at most)"
                 )
                 wandb_extra = {"stage_index": phase_index, "train/images": train["count"]}
@@ -483,13 +485,13 @@ class _Run:
         history: list[dict[str, Any]],
         no_hand: dict[str, Any],
     ) -> RunResult:
-        config = self.config
-        model = self.model
+        config, model = self.config, self.model
         self.best.restore(model)
         names = self.samples.class_names
         test = evaluate(model, criterion, test_loader, self.device, names, dist=self.dist)
         test_metrics = _json_safe(test.metrics())
         scores = _json_safe(self.final_scores(model, self.run_dir)) if self.final_scores else {}
+        calibrated = calibrate_run(model, self.val_set, self.split, self.samples, self.device)
         self.log.log_test(
             test_metrics,
             test.confusion_json(None, "test"),
@@ -524,7 +526,7 @@ class _Run:
                     "initialised_from": self.init_record, "kept_weights": config.keep,
                     "stages": [p.name for p in self.phases], "optimizer": config.optimizer,
                     "lr": config.lr, "batch_size": config.batch_size, "seed": config.seed,
-                    "trained_at": now_iso(), **self.record,
+                    "trained_at": now_iso(), **calibrated.checkpoint_extra(), **self.record,
                 },
             )  # fmt: skip
             checkpoint = self.run_dir / CHECKPOINT_WEIGHTS_FILE
@@ -545,13 +547,14 @@ class _Run:
             stopped_early_stages=self.stopped_early,
             no_hand=no_hand,
             **scores,
+            **calibrated.summary_fields(),
         )
         if self.dist.is_main:  # also with progress: false, the one line that says how it went
             kept = [r["val_acc"] for r in history if r["epoch"] == self.best.kept_epoch]
             print(
                 f"{self.run_dir.name}: {status}, {self.best.describe(kept[0] if kept else None)}"
                 f", test_acc {test.accuracy:.4f} on {test.count} photos ({test.no_hand} "
-                "without a hand, counted wrong)",
+                f"without a hand, counted wrong); {calibrated.sentence()}",
                 file=sys.stderr,
             )
         return RunResult(
@@ -568,10 +571,6 @@ class _Run:
             no_hand=no_hand,
             class_names=names,
         )
-
-
-def _fmt(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.4f}"
 
 
 def fit(

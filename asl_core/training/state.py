@@ -109,6 +109,11 @@ def interrupts_deferred() -> Iterator[None]:
         previous(signal.SIGINT, None)  # Python's default handler raises KeyboardInterrupt
 
 
+def format_metric(value: float | None) -> str:
+    """A metric for a progress or result line: 4 decimals, or "n/a" when there is none."""
+    return "n/a" if value is None else f"{value:.4f}"
+
+
 class BestTracker:
     """The best epoch by `monitor`, and the weights kept: those of the best epoch
     (`keep="best"`, restored at phase ends) or of the latest one (`keep="last"`).
@@ -157,14 +162,11 @@ class BestTracker:
         """'best epoch 4 (val_acc 0.9)', or under keep: last 'kept the final epoch 30 (val_acc
         0.8; best by val_loss: epoch 12)'."""
 
-        def acc(value: float | None) -> str:
-            return "n/a" if value is None else f"{value:.4f}"
-
         if self.keep != "last":
-            return f"best epoch {self.epoch} (val_acc {acc(self.val_acc)})"
+            return f"best epoch {self.epoch} (val_acc {format_metric(self.val_acc)})"
         return (
-            f"kept the final epoch {self.kept_epoch} (val_acc {acc(kept_val_acc)}; best by "
-            f"{self.monitor}: epoch {self.epoch})"
+            f"kept the final epoch {self.kept_epoch} (val_acc {format_metric(kept_val_acc)}; "
+            f"best by {self.monitor}: epoch {self.epoch})"
         )
 
     def restore(self, model: AslModel) -> None:

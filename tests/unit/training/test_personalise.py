@@ -24,7 +24,7 @@ import torch
 
 from asl_core.app.model_catalog import discover_models
 from asl_core.capture.store import CaptureStore
-from asl_core.inference.predictor import Predictor, default_model_path
+from asl_core.inference.predictor import DEFAULT_THRESHOLD, Predictor, default_model_path
 from asl_core.io.images import load_image
 from asl_core.models.checkpoint import CheckpointMeta, load_checkpoint
 from asl_core.models.registry import create_model
@@ -105,6 +105,18 @@ def test_new_signs_get_new_rows_and_old_classes_keep_theirs(
     personalised = load_checkpoint(result.checkpoint)
     assert personalised.meta.class_names == result.class_names
     assert personalised.meta.extra["personalised"] is True
+    # Held-back bursts of the person it trained on are not people it never saw: no threshold
+    # is fitted on them, the note says why, and the shipped model's default is used.
+    assert "calibration" not in personalised.meta.extra
+    assert personalised.meta.extra["calibration_note"] == (
+        "its validation photos are of 1 person it also trained on (Ann; personalise split), "
+        "which would flatter it on new people"
+    )
+    with Predictor([result.checkpoint]) as predictor:
+        assert predictor.threshold == DEFAULT_THRESHOLD
+        assert "records no calibration (its validation photos are of 1 person" in (
+            predictor.threshold_source
+        )
 
 
 def test_before_and_after_are_measured_on_photos_never_trained_on(
