@@ -10,8 +10,9 @@ Start it with one command (the model is loaded once, at start-up):
 before it starts the server, and exits 2 with one line saying what is wrong. Endpoints:
 
 - `POST /predict` with the photo as multipart field `file` and optional query parameters
-  `threshold` (0-1, default the shipped model's calibrated 0.72), `classes` (letters, the
-  default as in the app | digits | all), `mirror` (true|false) and `top` (classes listed, 1-5,
+  `threshold` (0-1, default the model's own calibrated threshold, as /health says: the
+  shipped model's is 0.72, and a model that records none gets 0.72 too), `classes` (letters,
+  the default as in the app | digits | all), `mirror` (true|false) and `top` (classes listed, 1-5,
   default 5); `threshold` and `top` are checked as the command line's `--threshold` and
   `--top` (`answers.check_threshold`, `check_top`), with the same messages. It answers
   exactly what `python -m asl_core predict --json` prints for that photo, `path` the upload's
@@ -24,10 +25,11 @@ before it starts the server, and exits 2 with one line saying what is wrong. End
   likely cause and what to do ("The photo is very dark ..."), or null when none shows; an
   unsure answer on a greyscale photo has `"advice"` too ("... a colour photo helps").
   `curl -F file=@photo.jpg 'http://localhost:8000/predict?classes=letters'`
-- `GET /health`: `{"status": "ok", "model": WHAT}` (WHAT: "default model (ARCHITECTURE)" for
-  the shipped model, else the file as given and its architecture) after one real inference
-  (an all-zero input of the model's declared shape gives one finite logit per class); 503
-  with the reason if not.
+- `GET /health`: `{"status": "ok", "model": WHAT, "threshold": T, "threshold_source": WHY}`
+  (WHAT: "default model (ARCHITECTURE)" for the shipped model, else the file as given and its
+  architecture; T: the default threshold of /predict, WHY: where it comes from,
+  `Predictor.threshold_source`) after one real inference (an all-zero input of the model's
+  declared shape gives one finite logit per class); 503 with the reason if not.
 - `GET /labels`: `{"labels": [class names]}`.
 
 Errors are `{"detail": message}` with the status saying what went wrong: 400 for a malformed
@@ -69,7 +71,7 @@ from starlette.formparsers import MultiPartException
 from starlette.types import Message
 
 from asl_core.inference.answers import TOP_K, Interface, check_threshold, check_top
-from asl_core.inference.predictor import DEFAULT_THRESHOLD, ModelNotAvailable, Predictor
+from asl_core.inference.predictor import ModelNotAvailable, Predictor
 from asl_core.io.images import (
     MAX_FILE_BYTES,
     ImageError,
@@ -321,7 +323,7 @@ def create_app(
     app.state.decode_slots = decoding
 
     @app.get("/health", response_model=None)
-    def health(request: Request) -> dict[str, str] | JSONResponse:
+    def health(request: Request) -> dict[str, Any] | JSONResponse:
         # One real inference per model, so "ok" means the model can answer (issue 17, F5).
         predictor: Predictor = request.app.state.predictor
         try:
@@ -329,7 +331,12 @@ def create_app(
                 check_inference(loaded.model, loaded.meta, loaded.path.name)
         except CheckpointError as error:
             return _error(503, f"The model cannot answer: {error}")
-        return {"status": "ok", "model": predictor.description}
+        return {
+            "status": "ok",
+            "model": predictor.description,
+            "threshold": predictor.default_threshold,
+            "threshold_source": predictor.threshold_source,
+        }
 
     @app.get("/labels")
     def labels(request: Request) -> dict[str, list[str]]:
@@ -339,7 +346,8 @@ def create_app(
     async def predict(
         request: Request,
         threshold: Annotated[
-            str | None, Query(description=f"0 to 1 (default {DEFAULT_THRESHOLD})")
+            str | None,
+            Query(description="0 to 1 (default: the model's own threshold, as GET /health says)"),
         ] = None,
         classes: Annotated[ClassFilter, Query()] = DEFAULT_CLASS_FILTER,
         mirror: Annotated[bool, Query()] = True,
@@ -350,7 +358,7 @@ def create_app(
         # Read as text and checked as the command line checks its options, with its messages.
         try:
             listed = TOP_K if top is None else check_top(top)
-            sure = DEFAULT_THRESHOLD if threshold is None else check_threshold(threshold)
+            sure = None if threshold is None else check_threshold(threshold)  # None: the model's
         except ValueError as error:
             return _error(422, str(error))
         limit = MAX_UPLOAD_BYTES + MULTIPART_ALLOWANCE
@@ -414,7 +422,7 @@ async def _answer(
     predictor: Predictor,
     data: bytes,
     name: str,
-    threshold: float,
+    threshold: float | None,
     mirror: bool,
     classes: ClassFilter,
     top: int,

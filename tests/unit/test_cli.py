@@ -262,3 +262,43 @@ def test_a_real_run_prints_no_mediapipe_log_lines(massey_root: Path) -> None:
     for marker in ("XNNPACK", "absl::InitializeLog", "inference_feedback_manager",
                    "landmark_projection_calculator"):  # fmt: skip
         assert marker not in run.stderr, run.stderr
+
+
+def test_the_default_threshold_follows_the_model(
+    massey_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With no --threshold, each model is answered at the threshold it records (the shipped
+    one: 0.72); a model recording 0.9475 (answered at 0.95) leaves a 0.88 answer unsure, and
+    --threshold still decides when given."""
+    photo = str(massey_photo(massey_root, "v", "hand2"))
+    (shipped,) = _run(capsys, "--classes", "all", photo)[1]
+    assert shipped["accepted"] and 0.72 <= shipped["confidence"] < 0.95
+    meta = copy_shipped(tmp_path / "strict", "checkpoint")
+    raw = json.loads(meta.read_text())
+    raw["extra"]["calibration"]["threshold"] = 0.9475  # `extra` is not signed: still loads
+    meta.write_text(json.dumps(raw))
+    code, (strict,) = _run(capsys, "--model", str(meta), "--classes", "all", photo)
+    assert code == 0 and not strict["accepted"]
+    assert {**strict, "accepted": None} == {**shipped, "accepted": None}
+    given = _run(capsys, "--model", str(meta), "--threshold", "0.72", "--classes", "all", photo)
+    assert given[1][0] == shipped
+    raw["extra"]["calibration"]["threshold"] = 1.5
+    meta.write_text(json.dumps(raw))
+    capsys.readouterr()
+    assert main(["predict", "--model", str(meta), photo]) == 2
+    assert capsys.readouterr().err == (
+        "error: checkpoint.json: calibration threshold 1.5 is not a number from 0 to 1; "
+        "restore the file or save the checkpoint again\n"
+    )
+
+
+def test_the_help_says_where_the_default_threshold_comes_from(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["predict", "--help"])
+    words = " ".join(capsys.readouterr().out.split())
+    assert (
+        "--threshold THRESHOLD 0 to 1; default: the threshold the model records (calibrated on "
+        "people it never saw; the shipped model's is 0.72), else the shipped model's 0.72"
+    ) in words

@@ -29,7 +29,12 @@ from PIL import Image
 
 from asl_core.__main__ import main as cli_main
 from asl_core.export.checkpoint_export import export_checkpoint
-from asl_core.inference.predictor import GREYSCALE_UNSURE_HINT, default_model_path
+from asl_core.inference.predictor import (
+    GREYSCALE_UNSURE_HINT,
+    ThresholdDefault,
+    default_model_path,
+    threshold_default,
+)
 from asl_core.labels import LETTERS
 from asl_core.models.checkpoint import checkpoint_paths, read_meta
 from asl_core.serve.api import MAX_UPLOAD_BYTES, create_app, decode_slots_for_memory
@@ -95,6 +100,11 @@ def client(server: LiveServer) -> Iterator[httpx.Client]:
         yield http
 
 
+def shipped_threshold() -> ThresholdDefault:
+    """The shipped model's default threshold and its source, as /health says them."""
+    return threshold_default([(read_meta(default_model_path()), "model.json")])
+
+
 def cli_json(capsys: pytest.CaptureFixture[str], *args: str) -> list[dict]:
     """What `python -m asl_core predict --json ARGS` prints, one object per line."""
     capsys.readouterr()
@@ -136,7 +146,12 @@ def test_health_and_labels(client: httpx.Client) -> None:
     health = client.get("/health")
     assert health.status_code == 200
     architecture = read_meta(default_model_path()).architecture
-    assert health.json() == {"status": "ok", "model": f"default model ({architecture})"}
+    assert health.json() == {
+        "status": "ok",
+        "model": f"default model ({architecture})",
+        "threshold": 0.72,
+        "threshold_source": shipped_threshold().source,
+    }
     labels = client.get("/labels").json()["labels"]
     assert "A" in labels and "0" in labels and len(labels) == len(set(labels))
 
@@ -357,7 +372,12 @@ def test_serves_an_exported_onnx_model(
     (from_cli,) = cli_json(capsys, "--model", str(exported), str(photo))
     with LiveServer(exported) as live, httpx.Client(base_url=live.url) as http:
         model = f"{exported} ({read_meta(default_model_path()).architecture})"
-        assert http.get("/health").json() == {"status": "ok", "model": model}
+        assert http.get("/health").json() == {
+            "status": "ok",
+            "model": model,
+            "threshold": 0.72,  # the record travels inside the export
+            "threshold_source": shipped_threshold().source,
+        }
         response = upload(http, photo.read_bytes(), name=photo.name)
     assert response.json() == as_api(from_cli, photo.name)
 
