@@ -25,8 +25,13 @@ with st.spinner("Starting the recogniser…"):
         results_table,
     )
     from asl_core.app.model_catalog import ModelChoice, class_filter_problem, short_input
-    from asl_core.app.state import class_filter_radio, get_predictor, model_picker
-    from asl_core.inference.predictor import DEFAULT_THRESHOLD, Predictor
+    from asl_core.app.state import (
+        class_filter_radio,
+        get_predictor,
+        model_picker,
+        threshold_slider,
+    )
+    from asl_core.inference.predictor import Predictor
     from asl_core.io.images import formats_sentence
     from asl_core.vision.overlay import ACCEPTED_COLOUR, UNSURE_COLOUR
 
@@ -47,13 +52,8 @@ def sidebar() -> tuple[ModelChoice, float, bool, str]:
             help="The shipped default model, or a checkpoint written by a training run."
         )
         st.caption(choice.description)
-        threshold = st.slider(
-            "Confidence threshold",
-            min_value=0.0,
-            max_value=1.0,
-            value=DEFAULT_THRESHOLD,
-            step=0.05,
-            help="Below this confidence the answer is 'Unsure' (with the best guess).",
+        threshold = threshold_slider(
+            choice, help="Below this confidence the answer is 'Unsure' (with the best guess)."
         )
         mirror = st.toggle(
             "Also read the mirrored hand",

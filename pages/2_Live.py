@@ -37,8 +37,13 @@ with st.spinner("Starting the recogniser…"):
         text_download_name,
     )
     from asl_core.app.model_catalog import ModelChoice
-    from asl_core.app.state import class_filter_radio, model_picker, secrets, stream_session
-    from asl_core.inference.predictor import DEFAULT_THRESHOLD
+    from asl_core.app.state import (
+        class_filter_radio,
+        model_picker,
+        secrets,
+        stream_session,
+        threshold_slider,
+    )
     from asl_core.inference.stream import StreamSettings
     from asl_core.io.images import ImageError, load_image
 
@@ -53,12 +58,8 @@ def sidebar() -> tuple[ModelChoice, StreamSettings]:
         st.header("Settings")
         choice = model_picker(help="Changing it takes effect on the running video.")
         classes = class_filter_radio("Signs to read")
-        threshold = st.slider(
-            "Confidence threshold",
-            0.0,
-            1.0,
-            DEFAULT_THRESHOLD,
-            0.05,
+        threshold = threshold_slider(
+            choice,
             help="Readings below it count as 'no letter' and never type anything (so do hands "
             "too small to read reliably, under 64 pixels: come closer).",
         )

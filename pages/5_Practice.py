@@ -52,7 +52,6 @@ with st.spinner("Starting the recogniser…"):
         make_targets,
         parse_word_list,
     )
-    from asl_core.inference.predictor import DEFAULT_THRESHOLD
     from asl_core.inference.stream import StreamSettings
     from asl_core.io.images import ImageError, load_image
     from asl_core.vision.hands import HandDetection
@@ -101,7 +100,7 @@ def sidebar() -> tuple[ModelChoice, StreamSettings, str, tuple[str, ...] | None,
             help="One photo per try instead of live video: works without WebRTC.",
         )
     settings = settings_from_controls(
-        threshold=DEFAULT_THRESHOLD,
+        threshold=choice.threshold,  # the model's calibrated threshold, else the shipped one
         window_s=StreamSettings().window_s,
         hold_s=StreamSettings().hold_s,
         mirror_preview=mirror,

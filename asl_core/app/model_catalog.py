@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from asl_core.app.classify import logger
+from asl_core.inference.predictor import DEFAULT_THRESHOLD, threshold_default
 from asl_core.labels import DIGITS, LETTERS, ClassFilter, allowed_mask
 from asl_core.models.checkpoint import CheckpointError, CheckpointMeta, checkpoint_paths, read_meta
 from asl_core.runs.format import CHECKPOINT_META_FILE, CONFUSION_DIR, WANDB_DIR
@@ -28,12 +29,18 @@ SKIPPED_FOLDERS = frozenset({WANDB_DIR, CONFUSION_DIR, "__pycache__", ".cache", 
 
 @dataclass(frozen=True)
 class ModelChoice:
-    """One model the user can pick: `path` is the checkpoint's `.json` metadata file."""
+    """One model the user can pick: `path` is the checkpoint's `.json` metadata file.
+    `threshold` and `threshold_source`: the confidence threshold it is answered at unless the
+    user moves the slider, and where that comes from (`predictor.threshold_default`: its own
+    calibration, or the shipped model's default), read from the metadata alone so a page can
+    show it before the model is loaded."""
 
     name: str
     path: Path
     description: str
     is_default: bool = False
+    threshold: float = DEFAULT_THRESHOLD
+    threshold_source: str = ""
 
     @property
     def key(self) -> str:
@@ -237,7 +244,14 @@ def choice_for_checkpoint(
         raise CheckpointError(f"{weights_path.name} is missing beside {meta_path.name}")
     folder = meta_path.parent
     name = _run_name(folder, runs_root) if runs_root is not None else folder.name
-    return ModelChoice(name=name, path=meta_path, description=describe_checkpoint(meta))
+    default = threshold_default([(meta, meta_path.name)])  # a damaged record: CheckpointError
+    return ModelChoice(
+        name=name,
+        path=meta_path,
+        description=describe_checkpoint(meta),
+        threshold=default.value,
+        threshold_source=default.source,
+    )
 
 
 def discover_models(
@@ -253,6 +267,7 @@ def discover_models(
         _, default_meta = checkpoint_paths(default_model)
         try:
             meta = read_meta(default_meta)
+            default = threshold_default([(meta, default_meta.name)])
         except CheckpointError as error:
             logger.warning("default model not listed: %s", error)
         else:
@@ -262,6 +277,8 @@ def discover_models(
                     path=default_meta,
                     description=describe_checkpoint(meta),
                     is_default=True,
+                    threshold=default.value,
+                    threshold_source=default.source,
                 )
             )
     if runs_root is None:

@@ -133,6 +133,22 @@ def model_picker(help: str) -> ModelChoice:
     return by_key[key]
 
 
+def threshold_slider(choice: ModelChoice, help: str) -> float:
+    """The sidebar's confidence threshold, starting at the chosen model's own
+    (`ModelChoice.threshold`: its calibration, or the shipped model's default) and saying
+    where that comes from under `help`. Keyed by the model: a slider's `value` applies only on
+    its first run under a key, so a new key is what makes it follow a change of model."""
+    return st.slider(
+        "Confidence threshold",
+        min_value=0.0,
+        max_value=1.0,
+        value=choice.threshold,
+        step=0.05,
+        key=f"threshold-{choice.key}",
+        help=f"{help} Starts at {choice.threshold:.2f}: {choice.threshold_source}.",
+    )
+
+
 def class_filter_radio(label: str, help: str | None = None) -> ClassFilter:
     """The letters / digits / both switch, the same on every page that reads signs, starting
     at `DEFAULT_CLASS_FILTER`."""
