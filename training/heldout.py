@@ -312,21 +312,18 @@ def calibrate(readings: Readings, target: float = 0.95, fitted_on: str = "") -> 
     """Temperature (on every held-out photo with a hand) and the threshold at which "all"-rule
     accepted answers are `target` right, people weighted once. Returns
     `asl_core.inference.calibration.Calibration`."""
-    from asl_core.inference.calibration import Calibration, choose_threshold, fit_temperature
+    from asl_core.inference.calibration import calibration_at, fit_temperature
 
     found = readings.has_hand
     temperature = fit_temperature(readings.logits[found], readings.labels[found])
     index, confidence, acceptable = answer(readings, "all", temperature)
     scored = np.where(acceptable, confidence, -1.0)
-    threshold, accuracy, coverage = choose_threshold(
-        scored, index == readings.labels, target, person_weights(readings)
-    )
-    return Calibration(
-        temperature=round(temperature, 4),
-        threshold=round(threshold, 4),
-        target=target,
-        accepted_accuracy=accuracy,
-        coverage=coverage,
+    return calibration_at(
+        temperature,
+        scored,
+        index == readings.labels,
+        target,
+        person_weights(readings),
         count=int(found.sum()),
         fitted_on=fitted_on,
     )

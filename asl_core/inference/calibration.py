@@ -249,6 +249,26 @@ def calibrate(
     if person is not None:
         _, inverse, counts = np.unique(np.asarray(person), return_inverse=True, return_counts=True)
         weight = 1.0 / counts[inverse]
+    return calibration_at(
+        temperature, scored, correct, target, weight, count=int(found.sum()), fitted_on=fitted_on
+    )
+
+
+def calibration_at(
+    temperature: float,
+    scored: np.ndarray,
+    correct: np.ndarray,
+    target: float,
+    weight: np.ndarray | None,
+    *,
+    count: int,
+    fitted_on: str,
+) -> Calibration:
+    """The `Calibration` of answers scored at `temperature` ((N,) confidence, -1 never
+    accepted; (N,) correct): the threshold from `choose_threshold` at `target`, photos
+    weighted by `weight` (None: equally); `count` photos with a hand. One rule for a
+    training run's calibration (`calibrate`) and the shipped model's
+    (`training.heldout.calibrate`)."""
     threshold, accuracy, coverage = choose_threshold(scored, correct, target, weight)
     return Calibration(
         temperature=round(temperature, 4),
@@ -256,6 +276,6 @@ def calibrate(
         target=target,
         accepted_accuracy=accuracy,
         coverage=coverage,
-        count=int(found.sum()),
+        count=count,
         fitted_on=fitted_on,
     )
