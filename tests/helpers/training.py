@@ -12,6 +12,28 @@ from typing import Any
 
 from asl_core.training.config import TrainConfig, config_from_dict
 
+
+@contextlib.contextmanager
+def training_environment(
+    temporary_root: Path, cache: str = "asl-feature-cache", **variables: str
+) -> Iterator[None]:
+    """A training test module's environment while the block runs: the feature cache in
+    `temporary_root`/`cache` (MediaPipe runs once per photo for the modules sharing it),
+    W&B offline and silent, and any other `variables` (e.g. ASL_RUNS_DIR)."""
+    import pytest
+
+    patch = pytest.MonkeyPatch()
+    patch.setenv("ASL_CACHE_DIR", str(temporary_root / cache))
+    patch.setenv("WANDB_MODE", "offline")
+    patch.setenv("WANDB_SILENT", "true")
+    for name, value in variables.items():
+        patch.setenv(name, value)
+    try:
+        yield
+    finally:
+        patch.undo()
+
+
 SLICE = {"datasets": ["massey36"], "classes": ["B", "C", "L", "V", "W", "Y"], "limit_per_class": 10}
 
 

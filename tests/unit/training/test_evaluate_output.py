@@ -5,6 +5,7 @@ run folder; it prints the path. On a tiny real run of a massey36 slice."""
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,17 +14,15 @@ from asl_core.models.checkpoint import checkpoint_paths
 from asl_core.runs.format import EVALUATIONS_DIR
 from asl_core.settings import runs_dir
 from asl_core.training.fit import fit
-from tests.helpers.training import read_json, tiny
+from tests.helpers.training import read_json, tiny, training_environment
 from training import evaluate, run_command
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _environment(tmp_path_factory: pytest.TempPathFactory):
-    patch = pytest.MonkeyPatch()
-    patch.setenv("ASL_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "asl-feature-cache"))
-    patch.setenv("ASL_RUNS_DIR", str(tmp_path_factory.getbasetemp() / "default-runs"))
-    yield
-    patch.undo()
+def _environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    root = tmp_path_factory.getbasetemp()
+    with training_environment(root, ASL_RUNS_DIR=str(root / "default-runs")):
+        yield
 
 
 @pytest.fixture(scope="module")

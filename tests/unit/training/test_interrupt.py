@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,18 +21,15 @@ from asl_core.runs.tables import runs_table
 from asl_core.settings import REPO_ROOT
 from asl_core.training import fit as fit_module
 from asl_core.training.state import interrupts_deferred
-from tests.helpers.training import read_json, slice_args
+from tests.helpers.training import read_json, slice_args, training_environment
 from training import kfold, run_command, sweep, train
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _environment(tmp_path_factory: pytest.TempPathFactory):
-    patch = pytest.MonkeyPatch()
-    patch.setenv("ASL_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "asl-feature-cache"))
-    patch.setenv("WANDB_MODE", "offline")
-    patch.setenv("WANDB_SILENT", "true")
-    yield
-    patch.undo()
+def _environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    root = tmp_path_factory.getbasetemp()
+    with training_environment(root):
+        yield
 
 
 def ctrl_c_in_epoch(number: int, monkeypatch: pytest.MonkeyPatch) -> None:

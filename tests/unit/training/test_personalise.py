@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +41,7 @@ from asl_core.training.personalise import (
 )
 from asl_core.vision.spec import InputSpec, Representation
 from tests.helpers.captures import burst_time, capture_real_photos, cut_down_checkpoint
+from tests.helpers.training import training_environment
 
 BASE_CLASSES = ["A", "B", "C", "L", "V", "W"]
 
@@ -48,12 +50,10 @@ NEW_SIGNS = {"HELLO-SIGN": "5", "THANKS-SIGN": "y"}  # new name -> the Massey ha
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _environment(tmp_path_factory: pytest.TempPathFactory):
-    patch = pytest.MonkeyPatch()
-    patch.setenv("ASL_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "personalise-cache"))
-    patch.setenv("WANDB_MODE", "offline")
-    yield
-    patch.undo()
+def _environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    root = tmp_path_factory.getbasetemp()
+    with training_environment(root, "personalise-cache"):
+        yield
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,18 +21,15 @@ from asl_core.training.config import ConfigError, ResumeError, config_from_dict,
 from asl_core.training.fit import fit
 from asl_core.training.optim import load_initial_weights
 from asl_core.training.state import RunBusyError
-from tests.helpers.training import read_json, slice_args, tiny
+from tests.helpers.training import read_json, slice_args, tiny, training_environment
 from training import run_command, train
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _environment(tmp_path_factory: pytest.TempPathFactory):
-    patch = pytest.MonkeyPatch()
-    patch.setenv("ASL_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "asl-feature-cache"))
-    patch.setenv("WANDB_MODE", "offline")
-    patch.setenv("WANDB_SILENT", "true")
-    yield
-    patch.undo()
+def _environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    root = tmp_path_factory.getbasetemp()
+    with training_environment(root):
+        yield
 
 
 def crash_in_epoch(number: int, root: Path) -> Path:

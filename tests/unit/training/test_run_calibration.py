@@ -6,6 +6,7 @@ and hand2 have 25 a letter, hand3-hand5 5-10), on the CPU."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,18 +23,17 @@ from asl_core.training.calibrate import (
 )
 from asl_core.training.fit import fit
 from tests.helpers.photos import massey_photo
-from tests.helpers.training import read_json, tiny
+from tests.helpers.training import read_json, tiny, training_environment
 
 BY_PERSON = {"split__name": "loso", "split__test_signer": "hand1", "split__val_signer": "hand2"}
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _environment(tmp_path_factory: pytest.TempPathFactory):
+def _environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """A feature cache for this module that starts cold, and W&B off."""
-    patch = pytest.MonkeyPatch()
-    patch.setenv("ASL_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "calibration-cache"))
-    yield
-    patch.undo()
+    root = tmp_path_factory.getbasetemp()
+    with training_environment(root, "calibration-cache"):
+        yield
 
 
 def people(*rows: tuple[str, str | None, int]) -> list[Sample]:

@@ -5,6 +5,7 @@ seed 004's CNN+LSTM complete."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,19 +22,17 @@ from asl_core.training.config import (
 )
 from asl_core.training.fit import fit
 from asl_core.training.optim import param_groups, plan_phases
-from tests.helpers.training import read_json
+from tests.helpers.training import read_json, training_environment
 
 SEED_CONFIGS = sorted(CONFIG_DIR.glob("seed*.yaml"))
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _environment(tmp_path_factory: pytest.TempPathFactory):
+def _environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """A feature cache of this module's own (MediaPipe runs on the slices), W&B offline."""
-    patch = pytest.MonkeyPatch()
-    patch.setenv("ASL_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "seed-feature-cache"))
-    patch.setenv("WANDB_MODE", "offline")
-    yield
-    patch.undo()
+    root = tmp_path_factory.getbasetemp()
+    with training_environment(root, "seed-feature-cache"):
+        yield
 
 
 def test_every_write_up_experiment_has_a_config() -> None:

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -37,20 +38,17 @@ from asl_core.training.optim import (
     plan_phases,
     set_phase_trainable,
 )
-from tests.helpers.training import SLICE, read_json, slice_args, tiny
+from tests.helpers.training import SLICE, read_json, slice_args, tiny, training_environment
 
 CONFIGS = REPO_ROOT / "training" / "configs"
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _environment(tmp_path_factory: pytest.TempPathFactory):
+def _environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """A session-wide feature cache that starts cold, and W&B offline."""
-    patch = pytest.MonkeyPatch()
-    patch.setenv("ASL_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "asl-feature-cache"))
-    patch.setenv("WANDB_MODE", "offline")
-    patch.setenv("WANDB_SILENT", "true")
-    yield
-    patch.undo()
+    root = tmp_path_factory.getbasetemp()
+    with training_environment(root):
+        yield
 
 
 def test_every_shipped_config_loads_and_reproduces_its_seed() -> None:
