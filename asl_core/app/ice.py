@@ -180,6 +180,13 @@ TURN_HELP = (
 )
 
 
+NO_CAMERA_HELP = (
+    "**No camera found.** If the video box says *NotFoundError* or *Requested device not "
+    "found*, the browser sees no camera: connect one (or choose it with SELECT DEVICE) and "
+    "press START again. Without a camera, photos can still be read on the **Classify** page."
+)
+
+
 LOCAL_NETWORK_HELP = (
     "**Local connection.** The app runs on this computer, so no relay is needed; a browser "
     "extension or a strict privacy setting that blocks WebRTC can still stop the video."
@@ -187,8 +194,9 @@ LOCAL_NETWORK_HELP = (
 
 
 SNAPSHOT_HELP = (
-    "Meanwhile **snapshot mode** works everywhere: take one photo at a time with the camera "
-    "button; each photo is read by the same model, and you add its letter to the text."
+    "Meanwhile **snapshot mode** works without live video (it needs the camera, not WebRTC): "
+    "take one photo at a time with the camera button; each photo is read by the same model, "
+    "and you add its letter to the text."
 )
 
 
@@ -224,6 +232,7 @@ def connection_help(
     if warning:
         lines.append(warning)
     lines.append(PERMISSION_HELP)
+    lines.append(NO_CAMERA_HELP)
     if is_local_host(url):
         lines.append(LOCAL_NETWORK_HELP)
     elif not ice_configured:

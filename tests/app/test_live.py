@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from asl_core.app.ice import (
+    NO_CAMERA_HELP,
     PERMISSION_HELP,
     SNAPSHOT_HELP,
     TURN_HELP,
@@ -351,6 +352,7 @@ def test_explanations_fit_where_the_app_runs() -> None:
     )
     assert "9 seconds" in local[0]
     assert PERMISSION_HELP in local and SNAPSHOT_HELP in local and TURN_HELP not in local
+    assert NO_CAMERA_HELP in local  # the component's NotFoundError, named in plain words
     remote = connection_help(
         ConnectionStatus.NO_VIDEO, url="https://asl.example.org", ice_configured=False
     )
