@@ -10,6 +10,7 @@ import os
 import random
 import shlex
 import signal
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -53,8 +54,21 @@ def run_lock(run_dir: Path) -> Iterator[None]:
         lock.release()
 
 
-RESUME_COMMAND = "python -m training.train --resume"
-"""How a run folder is continued (training.train); followed by the folder."""
+def shown_path(path: str | Path) -> str:
+    """`path` as the user would type it: relative to the working folder when inside it (links
+    are not followed: a venv's `bin/python` stays itself), else as given."""
+    try:
+        return str(Path(path).absolute().relative_to(Path.cwd().absolute()))
+    except ValueError:
+        return str(path)
+
+
+def resume_command(run_dir: Path) -> str:
+    """The one command that continues the run in `run_dir`: the interpreter that is running
+    now (`sys.executable`, e.g. `.venv/bin/python`: a bare `python` may lack torch), then
+    `-m training.train --resume` and the folder, both shown as `shown_path` gives them."""
+    python, folder = shlex.quote(shown_path(sys.executable)), shlex.quote(shown_path(run_dir))
+    return f"{python} -m training.train --resume {folder}"
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -78,17 +92,14 @@ class TrainingInterrupted(KeyboardInterrupt):
         if epoch is not None:
             number, total = epoch
             where = f"{'after' if number == saved else 'at'} epoch {number} of {total}"
-        try:  # as the user would type it: relative to the working folder when inside it
-            shown = str(run_dir.resolve().relative_to(Path.cwd().resolve()))
-        except ValueError:
-            shown = str(run_dir)
+        shown = shown_path(run_dir)
         if saved == 0:
             return cls(
                 f"Interrupted {where}, before any epoch finished: nothing to resume; start it "
                 f"again (its folder: {shown})",
                 run_dir,
             )
-        command = f"{RESUME_COMMAND} {shlex.quote(shown)}"
+        command = resume_command(run_dir)
         return cls(f"Interrupted {where}; continue with: {command}", run_dir, command)
 
 

@@ -20,7 +20,7 @@ from asl_core.runs.local import load_local_run
 from asl_core.runs.tables import runs_table
 from asl_core.settings import REPO_ROOT
 from asl_core.training import fit as fit_module
-from asl_core.training.state import interrupts_deferred
+from asl_core.training.state import interrupts_deferred, resume_command
 from tests.helpers.training import read_json, slice_args, training_environment
 from training import kfold, run_command, sweep, train
 
@@ -52,6 +52,14 @@ def cli(command, argv: list[str], capsys) -> tuple[int, list[str]]:
     return code, capsys.readouterr().err.strip().splitlines()
 
 
+def shown_python(cwd: Path) -> str:
+    """sys.executable as a user in `cwd` would type it (relative when inside `cwd`)."""
+    inside = sys.executable.startswith(f"{cwd}{os.sep}")
+    return os.path.relpath(sys.executable, cwd) if inside else sys.executable
+
+
+PYTHON = shown_python(Path.cwd())  # in the repository: .venv/bin/python
+
 TRAIN = ["--config", "landmark_mlp", "--set", "early_stopping.enabled=false", *slice_args()]
 
 
@@ -62,7 +70,7 @@ def test_ctrl_c_in_an_epoch_is_one_line_exit_130_and_resumable(
     argv = [*TRAIN, "--set", "epochs=4", "--runs-dir", str(tmp_path / "runs")]
     code, lines = cli(train, argv, capsys)
     (run,) = (tmp_path / "runs").iterdir()
-    command = f"python -m training.train --resume {run}"  # tmp_path: outside the working folder
+    command = f"{PYTHON} -m training.train --resume {run}"  # tmp_path: outside the working folder
     assert code == 130
     assert lines[-1] == f"Interrupted at epoch 3 of 4; continue with: {command}"
     assert not any("Traceback" in line for line in lines)
@@ -118,7 +126,7 @@ def test_kfold_records_the_interrupted_fold_and_names_the_rest(
     fold1 = record["runs"][1]["run_dir"]
     assert code == 130
     assert lines[-1] == (
-        f"Interrupted at epoch 2 of 2; continue with: python -m training.train --resume {fold1} "
+        f"Interrupted at epoch 2 of 2; continue with: {PYTHON} -m training.train --resume {fold1} "
         "(kfold run 2 of 3; not started: fold2)"
     )
     assert read_json(Path(fold1) / "summary.json")["status"] == "interrupted"
@@ -136,9 +144,22 @@ def test_sweep_records_the_interrupted_trial_and_names_the_rest(
     (trial,) = record["trials"]
     assert code == 130 and trial["status"] == "interrupted"
     assert lines[-1] == (
-        "Interrupted at epoch 2 of 2; continue with: python -m training.train --resume "
+        f"Interrupted at epoch 2 of 2; continue with: {PYTHON} -m training.train --resume "
         f"{trial['run_dir']} (trial 1 of 3; not started: trial 2, trial 3)"
     )
+
+
+def test_the_resume_command_names_the_interpreter_that_ran(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A newcomer without an activated venv runs what is printed: a bare `python` lacks torch."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "executable", str(tmp_path / ".venv" / "bin" / "python"))
+    run = tmp_path / "runs" / "int1"
+    assert resume_command(run) == ".venv/bin/python -m training.train --resume runs/int1"
+    monkeypatch.setattr(sys, "executable", "/opt/my python/bin/python3")
+    outside = "'/opt/my python/bin/python3' -m training.train --resume runs/int1"
+    assert resume_command(run) == outside
 
 
 def test_sigint_while_the_resume_state_is_written_waits_for_both_files() -> None:
@@ -174,5 +195,5 @@ def test_a_real_sigint_to_training_is_one_line_and_exit_130(massey_root: Path, t
     assert "Traceback" not in err
     last = err.strip().splitlines()[-1]
     assert last.startswith("Interrupted ") and " of 100000; continue with: " in last
-    assert last.endswith(f"python -m training.train --resume {run}")
+    assert last.endswith(f"{shown_python(REPO_ROOT)} -m training.train --resume {run}")
     assert summary["status"] == "interrupted" and summary["epochs_done"] == saved >= 1
