@@ -327,8 +327,29 @@ def load_folder(
                     )
                 )
     if not samples:
-        raise DatasetError(f"no images found under {root}")
+        raise DatasetError(_nothing_found(root))
     return samples
+
+
+def _nothing_found(root: Path) -> str:
+    """Why a folder without MANIFEST.csv gave no samples, naming what it holds: photos must
+    sit in one folder per class (root/A/*.jpg, root/B/*.jpg)."""
+    from asl_core.io.images import photo_suffixes
+
+    base = root / "images" if (root / "images").is_dir() else root
+    entries = sorted(p for p in base.iterdir() if not p.name.startswith("."))
+    folders = sorted(p.name for p in entries if p.is_dir())
+    photos = [p for p in entries if p.is_file() and p.suffix.lower() in photo_suffixes()]
+    layout = f"put the photos in one folder per class ({root}/A/, {root}/B/, ...)"
+    if folders:
+        shown = ", ".join(folders[:5]) + (", ..." if len(folders) > 5 else "")
+        return f"no photos in the class folders of {base} ({shown}): {layout}"
+    if photos:
+        return (
+            f"{base} holds {len(photos)} photo{'s' * (len(photos) != 1)} but no class folders "
+            f"(first: {photos[0].name}): {layout}"
+        )
+    return f"no photos and no class folders under {base}: {layout}"
 
 
 def _array_sha256(image: np.ndarray) -> str:
@@ -544,13 +565,15 @@ def load_datasets(
     seed: int = 0,
     verify: bool = True,
     dataset_limits: Mapping[str, int] | None = None,
+    min_classes: int = 1,
 ) -> SampleSet:
     """Combine datasets (registered names or paths) into one SampleSet.
 
     `classes` keeps only some classes; `limit` caps each class (quick runs and tests);
     `dataset_limits` caps each class of the named datasets only ({"grassknoted_letters": 50}:
     a set of near-duplicate video frames of one person that would otherwise outnumber every
-    other person), drawn at random with `seed` like `limit`.
+    other person), drawn at random with `seed` like `limit`. Raises DatasetError when fewer
+    than `min_classes` classes are left (training needs 2; evaluating one letter's photos, 1).
     """
     if isinstance(specs, str | Path):
         specs = [specs]
@@ -577,6 +600,11 @@ def load_datasets(
     samples = limit_per_class(samples, limit, seed)
     if not samples:
         raise DatasetError(f"no samples left after keeping classes {classes!r}")
+    if len(labels := sort_labels({s.label for s in samples})) < min_classes:
+        raise DatasetError(
+            f"training needs at least {min_classes} classes (one folder per class), found "
+            f"{len(labels)}: {', '.join(labels)}"
+        )
     selection = {
         "datasets": [str(s) for s in specs],
         "classes": classes if classes is None or isinstance(classes, str) else list(classes),
@@ -585,7 +613,7 @@ def load_datasets(
         "seed": seed,
         "verify": verify,
     }
-    return SampleSet(samples, sort_labels(s.label for s in samples), sources, selection)
+    return SampleSet(samples, labels, sources, selection)
 
 
 def read_sample_rgb(sample: Sample) -> np.ndarray:

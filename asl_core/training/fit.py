@@ -250,8 +250,7 @@ class _Run:
                 limit=config.limit_per_class,
                 seed=config.seed,
                 verify=config.verify_datasets,
-                dataset_limits=config.dataset_limits,
-            )
+                dataset_limits=config.dataset_limits, min_classes=2)  # fmt: skip
         names = self.samples.class_names
         model = build_model(config, len(names))  # a missing weights file fails here
         if config.init_checkpoint and self.resume is None:
