@@ -60,6 +60,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -153,6 +154,14 @@ def decode_slots_for_memory(total_bytes: int | None = None) -> int:
     return max(1, min(by_memory, 2 * (os.cpu_count() or 1)))
 
 
+class SlotAnswer(Enum):
+    """What `DecodeSlots.acquire` got: a slot, or why not."""
+
+    TAKEN = "taken"
+    LINE_FULL = "line full"  # refused at once: `max_waiting` uploads already wait
+    TIMED_OUT = "timed out"  # waited `wait_s` in line, no slot came free
+
+
 class DecodeSlots:
     """At most `slots` uploads decoded and answered at once. When all are busy, up to
     `max_waiting` more wait for one, first come first served (the first `slots` in line may
@@ -184,28 +193,40 @@ class DecodeSlots:
     def release(self) -> None:
         self._free.release()
 
-    async def acquire(self) -> bool:
-        """A slot (True), at once or after waiting in line; False when the line is full or
-        no slot came free within `wait_s`."""
+    async def acquire(self) -> SlotAnswer:
+        """A slot (`TAKEN`), at once or after waiting in line; `LINE_FULL` at once when
+        `max_waiting` uploads already wait, `TIMED_OUT` when no slot came free within `wait_s`."""
         ticket = object()
         with self._lock:
             if not self._line and self._free.acquire(blocking=False):
-                return True
+                return SlotAnswer.TAKEN
             if len(self._line) >= self.max_waiting:
-                return False
+                return SlotAnswer.LINE_FULL
             self._line.append(ticket)
         deadline = time.monotonic() + self.wait_s
         try:
             while True:
                 with self._lock:
                     if self._line.index(ticket) < self.slots and self._free.acquire(blocking=False):
-                        return True
+                        return SlotAnswer.TAKEN
                 if time.monotonic() >= deadline:
-                    return False
+                    return SlotAnswer.TIMED_OUT
                 await asyncio.sleep(SLOT_POLL_S)
         finally:  # taken, timed out, or the client went away (cancelled)
             with self._lock:
                 self._line.remove(ticket)
+
+
+def _busy_message(answer: SlotAnswer, slots: DecodeSlots) -> str:
+    """The 503's detail: the line was full (refused at once), or the upload waited in vain."""
+    if answer is SlotAnswer.LINE_FULL:
+        waiting = slots.max_waiting
+        uploads = "1 upload is" if waiting == 1 else f"{waiting} uploads are"
+        return f"The server is busy: {uploads} already waiting; try again in a moment."
+    return (
+        "The server is busy reading other photos (none came free "
+        f"within {slots.wait_s:g} s); try again in a few seconds."
+    )
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -395,13 +416,11 @@ def create_app(
                 return _error(422, message)
             if upload.size is not None and upload.size > MAX_UPLOAD_BYTES:
                 return _error(413, _too_large_message())
-            if not await slots.acquire():
+            answer = await slots.acquire()
+            if answer is not SlotAnswer.TAKEN:
                 return JSONResponse(
                     status_code=503,
-                    content={
-                        "detail": "The server is busy reading other photos (none came free "
-                        f"within {slots.wait_s:g} s); try again in a few seconds."
-                    },
+                    content={"detail": _busy_message(answer, slots)},
                     headers={"Retry-After": str(RETRY_AFTER_S)},
                 )
             data = await upload.read()

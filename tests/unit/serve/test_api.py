@@ -603,6 +603,10 @@ def test_an_upload_beyond_the_waiting_line_gets_503_at_once(massey_root: Path) -
             assert slots.waiting == 1  # the line (one place) is full
             refused = upload(http, data)
             assert refused.status_code == 503 and refused.headers["retry-after"].isdigit()
+            # refused at once, so it must not claim a wait (it said "none came free within 30 s")
+            assert refused.json() == {
+                "detail": "The server is busy: 1 upload is already waiting; try again in a moment."
+            }
             assert slots.waiting == 1  # the waiting upload still waits
             slots.release()
             waiter.join(timeout=REQUEST_TIMEOUT_S)
