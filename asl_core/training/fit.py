@@ -96,6 +96,7 @@ from asl_core.training.state import (
     TrainingInterrupted,
     _json_safe,
     format_metric,
+    interrupts_deferred,
     run_lock,
     save_state,
 )
@@ -431,32 +432,30 @@ class _Run:
                     bad_epochs = 0
                 else:
                     bad_epochs += 1
-                left = (total_epochs - epoch) * (sum(epoch_times) / len(epoch_times))
-                progress.close(
-                    extra=f"val_loss {format_metric(val.loss)} val_acc {val.accuracy:.3f} "
-                    f"({elapsed:.1f}s, about {format_seconds(left)} left at most)"
-                )
                 wandb_extra = {"stage_index": phase_index, "train/images": train["count"]}
                 wandb_extra |= {f"train/{k}": train[k] for k in ("precision", "recall", "f1")}
                 for group in optimizer.param_groups[1:]:
                     wandb_extra[f"lr_{group.get('name', 'group')}"] = group["lr"]
-                self.log.log_epoch(
-                    row,
-                    val.confusion_json(epoch, "val"),
-                    wandb_extra=wandb_extra,
-                    predictions=(val.y_true, val.y_pred),
-                )
-                should_stop = stops_early and bad_epochs >= early.patience
-                if should_stop and phase_epoch < phase.epochs:
-                    self.stopped_early.append(phase.name)
-                info = {"epoch": epoch, "phase_index": phase_index, "phase_name": phase.name,
-                        "phase_epoch": phase_epoch, "bad_epochs": bad_epochs,
-                        "stopped_early": self.stopped_early, "seed": config.seed,
-                        "wandb_id": self.log.wandb_id,
-                        "world_size": self.dist.world_size}  # fmt: skip
-                state = (self.run_dir, model, optimizer, scheduler, self.best, info)
-                if self.dist.is_main and not save_state(*state):
-                    self.saved_epoch = epoch  # written: Ctrl-C from here on keeps this epoch
+                with interrupts_deferred():  # printed, logged and kept: one unit (Ctrl-C waits)
+                    left = (total_epochs - epoch) * (sum(epoch_times) / len(epoch_times))
+                    progress.close(
+                        extra=f"val_loss {format_metric(val.loss)} val_acc {val.accuracy:.3f} "
+                        f"({elapsed:.1f}s, about {format_seconds(left)} left at most)"
+                    )
+                    self.log.log_epoch(row, val.confusion_json(epoch, "val"),
+                                       wandb_extra=wandb_extra,
+                                       predictions=(val.y_true, val.y_pred))  # fmt: skip
+                    should_stop = stops_early and bad_epochs >= early.patience
+                    if should_stop and phase_epoch < phase.epochs:
+                        self.stopped_early.append(phase.name)
+                    info = {"epoch": epoch, "phase_index": phase_index, "phase_name": phase.name,
+                            "phase_epoch": phase_epoch, "bad_epochs": bad_epochs,
+                            "stopped_early": self.stopped_early, "seed": config.seed,
+                            "wandb_id": self.log.wandb_id,
+                            "world_size": self.dist.world_size}  # fmt: skip
+                    state = (self.run_dir, model, optimizer, scheduler, self.best, info)
+                    if self.dist.is_main and not save_state(*state):
+                        self.saved_epoch = epoch  # written: Ctrl-C from here on keeps this epoch
                 self.log.update_summary(
                     status="running",
                     epochs_done=epoch,

@@ -18,6 +18,7 @@ import pytest
 from asl_core.runs.format import RunStatus, read_metrics
 from asl_core.runs.local import load_local_run
 from asl_core.runs.tables import runs_table
+from asl_core.runs.writer import RunLog
 from asl_core.settings import REPO_ROOT
 from asl_core.training import fit as fit_module
 from asl_core.training.state import interrupts_deferred, resume_command
@@ -147,6 +148,32 @@ def test_sweep_records_the_interrupted_trial_and_names_the_rest(
         f"Interrupted at epoch 2 of 2; continue with: {PYTHON} -m training.train --resume "
         f"{trial['run_dir']} (trial 1 of 3; not started: trial 2, trial 3)"
     )
+
+
+def test_ctrl_c_as_an_epoch_is_logged_keeps_that_epoch(
+    massey_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """SIGINT right after epoch 2 is written to metrics.jsonl (and W&B): the run keeps that
+    epoch's resume state too, so its record agrees with itself."""
+    real = RunLog.log_epoch
+
+    def log_then_sigint(self, row, *args, **kwargs):
+        real(self, row, *args, **kwargs)
+        if row["epoch"] == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # a signal is handled between bytecodes: it has arrived by now
+
+    monkeypatch.setattr(RunLog, "log_epoch", log_then_sigint)
+    argv = [*TRAIN, "--set", "epochs=3", "--runs-dir", str(tmp_path / "runs")]
+    code, lines = cli(train, argv, capsys)
+    (run,) = (tmp_path / "runs").iterdir()
+    assert code == 130
+    assert lines[-1] == (
+        f"Interrupted after epoch 2 of 3; continue with: {PYTHON} -m training.train --resume {run}"
+    )
+    assert [row["epoch"] for row in read_metrics(run)] == [1, 2]
+    assert read_json(run / "state.json")["epoch"] == 2
+    assert read_json(run / "summary.json")["epochs_done"] == 2
 
 
 def test_the_resume_command_names_the_interpreter_that_ran(
