@@ -137,6 +137,7 @@ def text_panel(session: LiveSession) -> None:
     download.download_button(
         "Download",
         data=lambda: recognizer.text,  # made at the click: nothing re-sent on each refresh
+        disabled=not text.strip(),
         file_name=text_download_name(),
         mime="text/plain",
         on_click="ignore",

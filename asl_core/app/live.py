@@ -339,18 +339,23 @@ def speak_html(source: str = f".st-key-{TEXT_KEY} code", label: str = "Speak") -
     each; the note on issue 15). Streamlit's iframes are same-origin, so the parent page is
     readable. The selector is embedded as a JSON string (escaped for a <script>).
     """
-    selector = json.dumps(source).replace("</", "<\\/")
+    selector, label_js = (json.dumps(v).replace("</", "<\\/") for v in (source, label))
     return f"""<style>body {{ margin: 0 }}</style>
 <button id="speak" style="width:100%;padding:0.4rem 0.75rem;
 border:1px solid rgba(49,51,63,0.2);border-radius:0.5rem;background:white;cursor:pointer;
 font:400 1rem 'Source Sans Pro',sans-serif;color:rgb(49,51,63)">{label}</button>
 <script>
 const source = {selector};
-document.getElementById("speak").addEventListener("click", () => {{
-  if (!("speechSynthesis" in window)) {{ return; }}
+const button = document.getElementById("speak");
+function say(note) {{  // a short note on the button itself, then its label again
+  button.textContent = note;
+  setTimeout(() => {{ button.textContent = {label_js}; }}, 1500);
+}}
+button.addEventListener("click", () => {{
+  if (!("speechSynthesis" in window)) {{ say("This browser cannot speak"); return; }}
   const shown = window.parent.document.querySelector(source);
   const text = shown ? shown.innerText.trim() : "";
-  if (!text) {{ return; }}
+  if (!text) {{ say("Nothing to speak yet"); return; }}
   window.speechSynthesis.cancel();
   window.speechSynthesis.speak(new SpeechSynthesisUtterance(text.toLowerCase()));
 }});

@@ -500,6 +500,7 @@ def test_speak_button_reads_the_text_in_the_browser() -> None:
     assert 'const source = ".st-key-live-text code";' in html
     assert "speechSynthesis.speak" in html and "fetch(" not in html
     assert 'const source = "x<\\/script>";' in speak_html("x</script>")  # cannot close it
+    assert "Nothing to speak yet" in html  # an empty text says so on the button
 
 
 @pytest.mark.parametrize(
