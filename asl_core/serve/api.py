@@ -7,7 +7,9 @@ Start it with one command (the model is loaded once, at start-up):
 
 `ASL_MODEL` chooses the model (a checkpoint `.json`, a training run folder, or an exported
 `.onnx`; default: the shipped model). `python -m asl_core.serve.api` loads and checks the model
-before it starts the server, and exits 2 with one line saying what is wrong. Endpoints:
+before it starts the server, and exits 2 with one line saying what is wrong; under `uvicorn`
+a bad model is one logged line (`ERROR: ...`, the same message) and start-up fails (exit 3,
+`OneLineStartupFailure`). Endpoints:
 
 - `POST /predict` with the photo as multipart field `file` and optional query parameters
   `threshold` (0-1, default the model's own calibrated threshold, as /health says: the
@@ -69,7 +71,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
-from starlette.types import Message
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from asl_core.inference.answers import TOP_K, Interface, check_threshold, check_top
 from asl_core.inference.predictor import ModelNotAvailable, Predictor
@@ -278,8 +280,52 @@ def _model_path(model: str | os.PathLike[str] | None) -> list[Path] | None:
 
 def _load_predictor(model: str | os.PathLike[str] | None) -> Predictor:
     """The predictor the API serves: `model` (else `ASL_MODEL`, else the shipped model), its
-    notes worded for the API ("use classes=all")."""
-    return Predictor(_model_path(model), interface=Interface.API)
+    notes worded for the API ("use classes=all"), after one real inference per model
+    (`check_inference`). Raises ModelNotAvailable, ValueError (CheckpointError) or OSError
+    saying what is wrong: both start-ups (`main` and the lifespan) turn it into one line."""
+    predictor = Predictor(_model_path(model), interface=Interface.API)
+    try:
+        for loaded in predictor.models:
+            check_inference(loaded.model, loaded.meta, loaded.path.name)
+    except BaseException:
+        predictor.close()
+        raise
+    return predictor
+
+
+class StartupRefused(Exception):
+    """The model cannot be served; the message is the one line the server logs."""
+
+
+class OneLineStartupFailure:
+    """ASGI middleware: when the lifespan raises StartupRefused, the server is told
+    `lifespan.startup.failed` with that one line (uvicorn logs it, then "Application startup
+    failed. Exiting." and exits 3) instead of the whole traceback Starlette puts there. Any
+    other start-up failure passes through unchanged."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+        held: list[Message] = []
+
+        async def hold_startup_failure(message: Message) -> None:
+            if message["type"] == "lifespan.startup.failed":
+                held.append(message)  # sent below, once the exception is known
+            else:
+                await send(message)
+
+        try:
+            await self.app(scope, receive, hold_startup_failure)
+        except StartupRefused as refused:
+            await send({"type": "lifespan.startup.failed", "message": str(refused)})
+        except BaseException:
+            for message in held:
+                await send(message)
+            raise
 
 
 # The request body of /predict for the OpenAPI page: the endpoint reads the multipart form
@@ -328,7 +374,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        loaded = preloaded or await run_in_threadpool(_load_predictor, model)
+        try:
+            loaded = preloaded or await run_in_threadpool(_load_predictor, model)
+        except (ModelNotAvailable, ValueError, OSError) as error:  # CheckpointError: ValueError
+            raise StartupRefused(_one_line(error)) from error
         app.state.predictor = loaded
         try:
             yield
@@ -341,6 +390,7 @@ def create_app(
         version="1",
         lifespan=lifespan,
     )
+    app.add_middleware(OneLineStartupFailure)
     app.state.decode_slots = decoding
 
     @app.get("/health", response_model=None)
@@ -479,17 +529,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         help=f"checkpoint .json, run folder or .onnx; default: ${MODEL_ENV} or shipped",
     )
     args = parser.parse_args(argv)
-    try:  # load and check the model first: a bad one is one line, not a startup traceback
+    try:  # load and check the model first: a bad one is one line and exit 2, before uvicorn
         predictor = _load_predictor(args.model)
-        for loaded in predictor.models:
-            check_inference(loaded.model, loaded.meta, loaded.path.name)
     except (ModelNotAvailable, ValueError, OSError) as error:  # CheckpointError is a ValueError
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {_one_line(error)}", file=sys.stderr)
         return 2
     import uvicorn
 
     uvicorn.run(create_app(args.model, predictor=predictor), host=args.host, port=args.port)
     return 0
+
+
+def _one_line(error: BaseException) -> str:
+    """The error's message on one line (a start-up failure is one log line)."""
+    return " ".join(str(error).split())
 
 
 def _port(text: str) -> int:

@@ -678,6 +678,36 @@ def test_a_bad_model_stops_the_server_command_with_one_line(
     assert started == []
 
 
+def test_a_tampered_model_under_the_uvicorn_command_is_one_log_line_not_a_traceback(
+    tmp_path: Path,
+) -> None:
+    """The README's `ASL_MODEL=M uvicorn asl_core.serve.api:app`, in a subprocess, with one
+    byte of the weights flipped: the reason is logged on one line and start-up fails (uvicorn's
+    exit 3), where it printed a 37-line traceback ending in CheckpointError."""
+    model = copy_shipped(tmp_path)
+    weights, _ = checkpoint_paths(model)
+    tampered = bytearray(weights.read_bytes())
+    tampered[-10] ^= 0xFF
+    weights.write_bytes(bytes(tampered))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    uvicorn_command = Path(sys.executable).parent / "uvicorn"
+    result = subprocess.run(
+        [str(uvicorn_command), "asl_core.serve.api:app", "--port", str(port)],
+        cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "ASL_MODEL": str(model)},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 3, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR:")]
+    assert errors == [
+        "ERROR:    model.safetensors does not match the checksum in model.json: the weights are "
+        "corrupted, truncated or belong to another checkpoint",
+        "ERROR:    Application startup failed. Exiting.",
+    ], result.stderr
+    assert "Traceback" not in result.stderr and "CheckpointError" not in result.stderr
+
+
 def test_a_run_folder_is_served(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
