@@ -296,14 +296,27 @@ class ResumeState:
         and no epoch of `phases` (optim.Phase: name, epochs) is left to train: a resume that
         would only re-test the kept weights. The loop of `fit` counts epochs the same way (a
         phase that stopped early counts as done). A run that crashed after its last epoch
-        (during the test) is not refused: the resume finishes it."""
+        (during the test) is not refused: the resume finishes it. Whatever its status, a
+        config asking fewer epochs (of the phase it is in) than the run already did is refused:
+        it would rewrite config.json and report a run longer than it says as finished."""
+        start, phase_epoch, done = (
+            int(self.info[k]) for k in ("phase_index", "phase_epoch", "epoch")
+        )
+        if start < len(phases) and phase_epoch > phases[start].epochs:
+            phase = phases[start]
+            key = "epochs" if phase.name in ("full", "head") else "stage_epochs"
+            where = "" if len(phases) == 1 else f" in its {phase.name} phase"
+            raise ResumeError(
+                f"{run_dir.name} already did {phase_epoch} epoch{'s' * (phase_epoch != 1)}"
+                f"{where}, more than {key}={phase.epochs} asks: to resume it, --set {key}=M "
+                f"with M above {phase_epoch} (or leave {key} as the run recorded it)"
+            )
         summary = run_dir / SUMMARY_FILE
         status = json.loads(summary.read_text(encoding="utf-8")).get("status") if (
             summary.is_file()) else None  # fmt: skip
         if status not in ("finished", "stopped_early"):
             return
-        start, phase_epoch = int(self.info["phase_index"]), int(self.info["phase_epoch"])
-        early, done = config.early_stopping, int(self.info["epoch"])
+        early = config.early_stopping
         left = 0
         for index in range(start, len(phases)):
             phase = phases[index]
