@@ -22,7 +22,7 @@ from typing import Any
 
 # numpy and OpenCV, not torch: --help stays quick
 from asl_core.inference.answers import TOP_K, check_threshold, check_top
-from asl_core.labels import CLASS_FILTERS, DEFAULT_CLASS_FILTER
+from asl_core.labels import CLASS_FILTERS, DEFAULT_CLASS_FILTER, ClassFilter, check_class_filter
 
 
 def _threshold(text: str) -> float:
@@ -30,6 +30,15 @@ def _threshold(text: str) -> float:
     API's `threshold`)."""
     try:
         return check_threshold(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _classes(text: str) -> ClassFilter:
+    """argparse type: letters, digits or all (`labels.check_class_filter`, as the HTTP API's
+    `classes`)."""
+    try:
+        return check_class_filter(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
 
@@ -63,6 +72,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     )
     predict.add_argument(
         "--classes",
+        type=_classes,
         choices=CLASS_FILTERS,
         default=DEFAULT_CLASS_FILTER,
         help=f"answer only with these (default {DEFAULT_CLASS_FILTER}, as the app: O/0, V/2 and "

@@ -44,14 +44,22 @@ def sort_labels(labels: Iterable[str]) -> list[str]:
     return sorted({normalise_label(label) for label in labels}, key=key)
 
 
+def check_class_filter(value: str) -> ClassFilter:
+    """`value` as a class filter (one of `CLASS_FILTERS`): the one check of the command line's
+    `--classes` and the HTTP API's `classes`. Raises ValueError naming the choices otherwise."""
+    for which in CLASS_FILTERS:
+        if value == which:
+            return which
+    raise ValueError(f"classes must be one of {', '.join(CLASS_FILTERS)}, got {value!r}")
+
+
 def allowed_mask(class_names: Sequence[str], which: ClassFilter) -> list[bool]:
     """Which classes may be answered when the caller wants only letters or only digits.
 
     Signs that are neither (a user's own) are allowed with letters, since people spelling words
     use them too.
     """
-    if which not in CLASS_FILTERS:
-        raise ValueError(f"classes must be one of {', '.join(CLASS_FILTERS)}, not {which!r}")
+    which = check_class_filter(which)
     if which == "all":
         return [True] * len(class_names)
     if which == "digits":

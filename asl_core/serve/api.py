@@ -15,8 +15,10 @@ a bad model is one logged line (`ERROR: ...`, the same message) and start-up fai
   `threshold` (0-1, default the model's own calibrated threshold, as /health says: the
   shipped model's is 0.72, and a model that records none gets 0.72 too), `classes` (letters,
   the default as in the app | digits | all), `mirror` (true|false) and `top` (classes listed, 1-5,
-  default 5); `threshold` and `top` are checked as the command line's `--threshold` and
-  `--top` (`answers.check_threshold`, `check_top`), with the same messages. It answers
+  default 5); `threshold`, `top` and `classes` are checked as the command line's
+  `--threshold`, `--top` and `--classes` (`answers.check_threshold`, `check_top`,
+  `labels.check_class_filter`), with the same messages, and `mirror` says "mirror must be
+  true or false" (422 `{"detail": message}` for each). It answers
   exactly what `python -m asl_core predict --json` prints for that photo, `path` the upload's
   name:
   `{"path", "label", "confidence", "accepted", "hand", "top": [[label, p], ...]}` (`top`: the
@@ -68,6 +70,7 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
@@ -82,7 +85,7 @@ from asl_core.io.images import (
     NotAnImageError,
     load_image,
 )
-from asl_core.labels import DEFAULT_CLASS_FILTER, ClassFilter
+from asl_core.labels import CLASS_FILTERS, DEFAULT_CLASS_FILTER, ClassFilter, check_class_filter
 from asl_core.models.checkpoint import CheckpointError, check_inference
 
 MAX_UPLOAD_BYTES = MAX_FILE_BYTES
@@ -229,6 +232,18 @@ def _busy_message(answer: SlotAnswer, slots: DecodeSlots) -> str:
         "The server is busy reading other photos (none came free "
         f"within {slots.wait_s:g} s); try again in a few seconds."
     )
+
+
+_BOOL = TypeAdapter(bool)
+
+
+def _check_mirror(value: str) -> bool:
+    """The query's `mirror` as pydantic reads a bool (true/false, 1/0, yes/no, on/off), with one
+    line saying so otherwise, as `top`, `threshold` and `classes` are checked."""
+    try:
+        return _BOOL.validate_python(value)
+    except ValidationError:
+        raise ValueError(f"mirror must be true or false, got {value!r}") from None
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -420,8 +435,10 @@ def create_app(
             str | None,
             Query(description="0 to 1 (default: the model's own threshold, as GET /health says)"),
         ] = None,
-        classes: Annotated[ClassFilter, Query()] = DEFAULT_CLASS_FILTER,
-        mirror: Annotated[bool, Query()] = True,
+        classes: Annotated[
+            str, Query(description=f"{', '.join(CLASS_FILTERS)} (default {DEFAULT_CLASS_FILTER})")
+        ] = DEFAULT_CLASS_FILTER,
+        mirror: Annotated[str, Query(description="true or false (default true)")] = "true",
         top: Annotated[
             str | None, Query(description=f"classes listed, 1 to {TOP_K} (default {TOP_K})")
         ] = None,
@@ -430,6 +447,8 @@ def create_app(
         try:
             listed = TOP_K if top is None else check_top(top)
             sure = None if threshold is None else check_threshold(threshold)  # None: the model's
+            which = check_class_filter(classes)
+            mirrored = _check_mirror(mirror)
         except ValueError as error:
             return _error(422, str(error))
         limit = MAX_UPLOAD_BYTES + MULTIPART_ALLOWANCE
@@ -479,7 +498,7 @@ def create_app(
             await form.close()
         try:
             return await _answer(
-                request.app.state.predictor, data, name, sure, mirror, classes, listed
+                request.app.state.predictor, data, name, sure, mirrored, which, listed
             )
         finally:
             slots.release()

@@ -296,6 +296,30 @@ def test_bad_query_parameters_get_422(client: httpx.Client, massey_root: Path) -
     assert upload(client, data, classes="vowels").status_code == 422
 
 
+@pytest.mark.parametrize("classes", ["foo", "vowels", "Letters", ""])
+def test_a_bad_classes_gets_422_with_the_command_lines_message(
+    client: httpx.Client, massey_root: Path, classes: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One line, as top and threshold, where it was pydantic's list of errors."""
+    response = upload(client, massey_photo(massey_root, "c").read_bytes(), classes=classes)
+    assert response.status_code == 422
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        cli_main(["predict", "--classes", classes, "photo.jpg"])
+    cli_message = capsys.readouterr().err.strip().split("argument --classes: ", 1)[1]
+    assert response.json() == {"detail": cli_message}
+    assert cli_message == f"classes must be one of letters, digits, all, got {classes!r}"
+
+
+@pytest.mark.parametrize("mirror", ["maybe", "2", ""])
+def test_a_bad_mirror_gets_422_with_one_line(
+    client: httpx.Client, massey_root: Path, mirror: str
+) -> None:
+    response = upload(client, massey_photo(massey_root, "c").read_bytes(), mirror=mirror)
+    assert response.status_code == 422
+    assert response.json() == {"detail": f"mirror must be true or false, got {mirror!r}"}
+
+
 @pytest.mark.parametrize("top", ["0", "6", "-1", "two"])
 def test_a_bad_top_gets_422_with_the_command_lines_message(
     client: httpx.Client, massey_root: Path, top: str, capsys: pytest.CaptureFixture[str]
