@@ -155,6 +155,7 @@ def predict_command(args: argparse.Namespace) -> int:
     from asl_core.inference.answers import Interface
     from asl_core.inference.predictor import ModelNotAvailable, Predictor
     from asl_core.io.images import ImageError, load_image
+    from asl_core.models.checkpoint import FolderWithoutModel
 
     try:
         predictor = Predictor(
@@ -164,6 +165,11 @@ def predict_command(args: argparse.Namespace) -> int:
             classes=args.classes,
             interface=Interface.CLI,
         )
+    except FolderWithoutModel as error:  # a run with no model yet, or a group: say which
+        from asl_core.runs.model_folder import why_no_model
+
+        print(f"error: {why_no_model(error.folder)}", file=sys.stderr)
+        return 2
     except (ModelNotAvailable, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -27,13 +27,18 @@ def run_command(
     says where it stopped and the command that continues it) and returns 130, the shell's
     status for SIGINT. Anything else is a bug and raises."""
     from asl_core.data.sources import DatasetError
-    from asl_core.models.checkpoint import CheckpointError
+    from asl_core.models.checkpoint import CheckpointError, FolderWithoutModel
     from asl_core.models.registry import PretrainedWeightsMissing
     from asl_core.training.config import ConfigError, ResumeError
 
     args = parser.parse_args(argv)
     try:
         main(args)
+    except FolderWithoutModel as e:  # a run with no model yet, or a group of runs: say which
+        from asl_core.runs.model_folder import why_no_model
+
+        print(f"error: {why_no_model(e.folder)}", file=sys.stderr)
+        return 2
     except (ConfigError, ResumeError, DatasetError, CheckpointError, PretrainedWeightsMissing) as e:
         problems = [line.strip() for line in str(e).splitlines() if line.strip()]
         print(f"error: {'; '.join(problems)}", file=sys.stderr)

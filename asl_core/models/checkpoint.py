@@ -104,6 +104,16 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be used, with the reason."""
 
 
+class FolderWithoutModel(CheckpointError):
+    """A folder given as a model holds no checkpoint: a run with none yet (interrupted, crashed,
+    still running) or a group of runs. `folder` is that folder; `asl_core.runs.model_folder`
+    says which (this package may not read run folders)."""
+
+    def __init__(self, folder: Path, message: str) -> None:
+        super().__init__(message)
+        self.folder = folder
+
+
 class NonFiniteWeightsError(CheckpointError):
     """Weights holding NaN or infinity: every answer of such a model would be NaN."""
 
@@ -299,6 +309,12 @@ def read_meta(path: str | os.PathLike[str]) -> CheckpointMeta:
     the architecture is checked by `load_checkpoint`)."""
     refuse_non_checkpoint(path)
     _, meta_path = checkpoint_paths(path)
+    if not meta_path.is_file() and Path(path).is_dir():
+        raise FolderWithoutModel(
+            Path(path),
+            f"{path} holds no {meta_path.name}: a training run with no model yet (interrupted, "
+            "crashed or still running) or a group of runs; pass one finished run's folder",
+        )
     if not meta_path.is_file():
         raise CheckpointError(f"checkpoint metadata {meta_path} does not exist; {WHAT_TO_PASS}")
     size = meta_path.stat().st_size
@@ -485,7 +501,7 @@ def load_checkpoint(
     """
     refuse_non_checkpoint(path)
     weights_path, meta_path = checkpoint_paths(path)
-    meta = read_meta(meta_path)
+    meta = read_meta(path)  # the path as given: a folder without a model is named as one
     if expected_num_classes is not None and meta.num_classes != expected_num_classes:
         raise CheckpointError(
             f"{meta_path.name} has {meta.num_classes} classes but {expected_num_classes} were "

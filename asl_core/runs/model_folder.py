@@ -1,0 +1,40 @@
+"""Why a folder given where a model is expected (`--model runs/X`) holds no checkpoint: a run
+with no model yet (read with the run reader `local.load_local_run`: interrupted, crashed, still
+running) or a group of runs (k-fold, sweep). `asl_core.models` cannot read run folders, so its
+`FolderWithoutModel` error carries the folder and the command lines ask here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from asl_core.runs.format import CHECKPOINT_META_FILE, RunStatus, is_run_folder
+from asl_core.runs.local import discover_run_folders, load_local_run
+
+_WHY = {
+    RunStatus.INTERRUPTED: "was interrupted",
+    RunStatus.CRASHED: "crashed",
+    RunStatus.RUNNING: "is still running",
+}
+
+
+def why_no_model(folder: str | Path) -> str:
+    """One line for a folder without CHECKPOINT_META_FILE: what it is and what to do instead
+    (the resume command of an interrupted run; two runs of a group to pick from)."""
+    folder = Path(folder)
+    if is_run_folder(folder):
+        run = load_local_run(folder)
+        why = _WHY.get(RunStatus(run.status), "did not finish")
+        command = run.summary.get("resume_command")
+        then = f"continue it with: {command}" if command else "train it again"
+        return (
+            f"{folder} is a training run that {why} and has no model yet (no "
+            f"{CHECKPOINT_META_FILE}): {then}"
+        )
+    runs = [run for run in discover_run_folders(folder) if run != folder]
+    if runs:
+        named = " or ".join(f"--model {run}" for run in runs[:2])
+        return (
+            f"{folder} is a group of {len(runs)} runs, not one model: pick one of its runs, "
+            f"e.g. {named}"
+        )
+    return f"{folder} is a folder with no {CHECKPOINT_META_FILE} and no training runs in it"
