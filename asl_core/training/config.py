@@ -162,14 +162,17 @@ class TrainConfig(_Section):
     @classmethod
     def _one_folder(cls, name: str | None, info: ValidationInfo) -> str | None:
         """A run name, and a group name (training.kfold and sweep make runs_dir/<group>), is
-        one folder directly under the runs folder: no way out of it, no nesting."""
+        one folder directly under the runs folder: no way out of it, no nesting, and nothing
+        `str.isprintable` refuses (a newline or other control character breaks the result
+        line and the Runs page)."""
         if name is not None and (
             not name or "/" in name or "\\" in name or ".." in name or name.startswith(".")
-        ):
+            or not name.isprintable()
+        ):  # fmt: skip
             what = "run name" if info.field_name == "run_name" else "group name"
             raise ValueError(
                 f"a {what} is one folder name inside the runs folder: no / or \\, no .., "
-                "not starting with ."
+                "not starting with ., no control characters"
             )
         return name
 

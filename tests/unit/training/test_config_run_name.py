@@ -10,7 +10,9 @@ from asl_core.training.config import ConfigError, load_config
 from training import kfold, run_command, sweep, train
 
 
-@pytest.mark.parametrize("name", ["../escape", "a/b", ".hidden", "a\\b", "x..y", ""])
+@pytest.mark.parametrize(
+    "name", ["../escape", "a/b", ".hidden", "a\\b", "x..y", "", "int\n1", "a\tb", "x\x1b[2J"]
+)
 def test_run_name_with_a_path_is_refused(name: str) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config("landmark_mlp", run_name=name)
@@ -31,7 +33,7 @@ def test_plain_run_name_passes() -> None:
     assert load_config("landmark_mlp", run_name="my-run_2.1").run_name == "my-run_2.1"
 
 
-@pytest.mark.parametrize("name", ["../escape", "a/b", ".hidden", "a\\b", ""])
+@pytest.mark.parametrize("name", ["../escape", "a/b", ".hidden", "a\\b", "", "g\nroup"])
 @pytest.mark.parametrize("command", [kfold, sweep], ids=["kfold", "sweep"])
 def test_group_with_a_path_is_refused_like_a_run_name(command, name: str, tmp_path, capsys) -> None:
     """--group ../escape made runs_dir/../escape; --run-name had the check, --group not."""
@@ -41,7 +43,7 @@ def test_group_with_a_path_is_refused_like_a_run_name(command, name: str, tmp_pa
     lines = capsys.readouterr().err.strip().splitlines()
     assert lines == [
         "error: group: a group name is one folder name inside the runs folder: no / or \\, "
-        f"no .., not starting with . (got {name!r})"
+        f"no .., not starting with ., no control characters (got {name!r})"
     ]
     assert list(tmp_path.iterdir()) == []
 
