@@ -203,7 +203,7 @@ class _Run:
                 if self.log is not None:
                     self.log.finish("interrupted", epochs_done=self.saved_epoch,
                                     resume_command=stop.command)  # fmt: skip
-                raise stop from None
+                raise stop.without_empty_folder() from None
 
     def _open_and_run(self, held: contextlib.ExitStack) -> RunResult:
         if self.resume_dir is not None:

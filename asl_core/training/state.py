@@ -9,6 +9,7 @@ import math
 import os
 import random
 import shlex
+import shutil
 import signal
 import sys
 import threading
@@ -25,7 +26,14 @@ from safetensors.torch import load_file, save_file
 from asl_core.io.files import atomic_write_json
 from asl_core.models.checkpoint import non_finite_tensors
 from asl_core.models.registry import AslModel
-from asl_core.runs.format import STATE_META_FILE, STATE_WEIGHTS_FILE, SUMMARY_FILE, now_iso
+from asl_core.runs.format import (
+    CONFIG_FILE,
+    METRICS_FILE,
+    STATE_META_FILE,
+    STATE_WEIGHTS_FILE,
+    SUMMARY_FILE,
+    now_iso,
+)
 from asl_core.training.config import ResumeError
 
 RUN_LOCK = ".writer.lock"
@@ -88,19 +96,44 @@ class TrainingInterrupted(KeyboardInterrupt):
         None: before the epochs) with the resume state of epoch `saved` (0: none)."""
         if run_dir is None:
             return cls("Interrupted before training started: no run folder yet, nothing to resume")
-        where = "before its epochs started"
+        if saved == 0:
+            where = "before the first epoch finished"
+            if epoch is not None:
+                where = "during epoch {} of {}".format(*epoch)
+                where += " before any epoch was saved" if epoch[0] > 1 else ""
+            return cls(
+                f"Interrupted {where}, so nothing was kept: run the same command again to start "
+                f"over (its folder {shown_path(run_dir)} is kept)",
+                run_dir,
+            )
+        where = f"after epoch {saved}, before the next one started"
         if epoch is not None:
             number, total = epoch
             where = f"{'after' if number == saved else 'at'} epoch {number} of {total}"
-        shown = shown_path(run_dir)
-        if saved == 0:
-            return cls(
-                f"Interrupted {where}, before any epoch finished: nothing to resume; start it "
-                f"again (its folder: {shown})",
-                run_dir,
-            )
         command = resume_command(run_dir)
         return cls(f"Interrupted {where}; continue with: {command}", run_dir, command)
+
+    def without_empty_folder(self) -> TrainingInterrupted:
+        """This interruption, after removing its run folder when nothing was kept in it (no
+        epoch finished: only UNKEPT_FILES are there), so that starting the run again with the
+        same name reuses the name; `run_dir` is then None. Call it once the run's log is
+        closed (its summary.json written, W&B finished)."""
+        folder = self.run_dir
+        if self.command is not None or folder is None or not folder.is_dir():
+            return self
+        for entry in folder.iterdir():
+            if entry.name not in UNKEPT_FILES or (
+                entry.name == METRICS_FILE and entry.stat().st_size
+            ):
+                return self
+        shutil.rmtree(folder)
+        kept = f"(its folder {shown_path(folder)} is kept)"
+        return type(self)(str(self).replace(kept, "(its empty folder was removed)"))
+
+
+UNKEPT_FILES = frozenset({CONFIG_FILE, SUMMARY_FILE, METRICS_FILE, RUN_LOCK, "wandb"})
+"""What a run folder holds before its first epoch finished: the config and status files, an
+empty metrics file, the writer lock and W&B's own folder (an offline run with no epoch)."""
 
 
 @contextlib.contextmanager

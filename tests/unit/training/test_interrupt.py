@@ -21,7 +21,7 @@ from asl_core.runs.tables import runs_table
 from asl_core.runs.writer import RunLog
 from asl_core.settings import REPO_ROOT
 from asl_core.training import fit as fit_module
-from asl_core.training.state import interrupts_deferred, resume_command
+from asl_core.training.state import TrainingInterrupted, interrupts_deferred, resume_command
 from tests.helpers.training import read_json, slice_args, training_environment
 from training import kfold, run_command, sweep, train
 
@@ -96,22 +96,41 @@ def test_ctrl_c_in_an_epoch_is_one_line_exit_130_and_resumable(
     assert [row["epoch"] for row in read_metrics(run)] == [1, 2, 3, 4]
 
 
-def test_ctrl_c_before_the_first_epoch_finished_says_nothing_can_resume(
+def test_ctrl_c_before_the_first_epoch_finished_removes_the_empty_folder(
     massey_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
+    """Nothing was kept: one sentence, no folder left behind, and the same command (same
+    --run-name) starts over under that name instead of making int3-2."""
+    runs = tmp_path / "runs"
     ctrl_c_in_epoch(1, monkeypatch)
-    argv = [*TRAIN, "--set", "epochs=5", "--runs-dir", str(tmp_path / "runs")]
+    argv = [*TRAIN, "--set", "epochs=1", "--runs-dir", str(runs), "--run-name", "int3"]
     code, lines = cli(train, argv, capsys)
-    (run,) = (tmp_path / "runs").iterdir()
     assert code == 130
     assert lines[-1] == (
-        "Interrupted at epoch 1 of 5, before any epoch finished: nothing to resume; start it "
-        f"again (its folder: {run})"
+        "Interrupted during epoch 1 of 1, so nothing was kept: run the same command again to "
+        "start over (its empty folder was removed)"
     )
-    summary = read_json(run / "summary.json")
-    assert summary["status"] == "interrupted" and summary["resume_command"] is None
-    assert load_local_run(run).problems == [
-        "training was interrupted (Ctrl-C), 0 finished epochs kept; nothing to resume"
+    assert list(runs.iterdir()) == []
+    monkeypatch.undo()
+    code, _ = cli(train, argv, capsys)
+    assert code == 0 and [p.name for p in runs.iterdir()] == ["int3"]
+    assert read_json(runs / "int3" / "summary.json")["status"] == "finished"
+
+
+def test_a_folder_holding_more_than_the_config_is_kept(tmp_path: Path) -> None:
+    """Only a folder with nothing but the config and status files is removed."""
+    run = tmp_path / "int4"
+    run.mkdir()
+    (run / "config.json").write_text("{}")
+    (run / "notes.txt").write_text("mine")
+    stop = TrainingInterrupted.at(run, None, 0).without_empty_folder()
+    assert str(stop) == (
+        "Interrupted before the first epoch finished, so nothing was kept: run the same command "
+        f"again to start over (its folder {run} is kept)"
+    )
+    assert stop.run_dir == run and sorted(p.name for p in run.iterdir()) == [
+        "config.json",
+        "notes.txt",
     ]
 
 
