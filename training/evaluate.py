@@ -34,7 +34,8 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         action="append",
         required=True,
         metavar="PATH",
-        help="checkpoint (.safetensors, .json or stem); repeat to ensemble",
+        help="a training run's folder (runs/RUN) or its checkpoint (.json, .safetensors or "
+        "the stem); repeat to ensemble",
     )
     parser.add_argument(
         "--data",

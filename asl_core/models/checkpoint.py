@@ -315,6 +315,11 @@ def read_meta(path: str | os.PathLike[str]) -> CheckpointMeta:
             f"{path} holds no {meta_path.name}: a training run with no model yet (interrupted, "
             "crashed or still running) or a group of runs; pass one finished run's folder",
         )
+    if not meta_path.is_file() and not Path(path).exists() and Path(path) != meta_path:
+        raise CheckpointError(  # a run folder or stem given: name the path as the user gave it
+            f"{path} does not exist (no such run folder, and no {meta_path.name} beside it); "
+            f"{WHAT_TO_PASS}"
+        )
     if not meta_path.is_file():
         raise CheckpointError(f"checkpoint metadata {meta_path} does not exist; {WHAT_TO_PASS}")
     size = meta_path.stat().st_size

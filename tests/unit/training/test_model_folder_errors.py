@@ -77,3 +77,17 @@ def test_a_crashed_run_and_a_group_of_runs(tmp_path: Path, capsys) -> None:
         f"error: {group} is a group of 3 runs, not one model: pick one of its runs, e.g. "
         f"--model {group / 'fold0'} or --model {group / 'fold1'}"
     ]
+
+
+def test_a_missing_model_path_is_named_as_given(tmp_path: Path, capsys) -> None:
+    missing = tmp_path / "runs" / "nonexist"
+    code, lines = evaluate_lines(missing, capsys)
+    assert code == 2 and lines == [
+        f"error: {missing} does not exist (no such run folder, and no nonexist.json beside it); "
+        "pass a checkpoint .json (runs/<run>/checkpoint.json) or an exported .onnx"
+    ]
+
+
+def test_evaluate_help_mentions_run_folders() -> None:
+    help_text = " ".join(evaluate.get_args_parser().format_help().split())
+    assert "a training run's folder (runs/RUN) or its checkpoint" in help_text
