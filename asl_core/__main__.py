@@ -168,7 +168,7 @@ def predict_command(args: argparse.Namespace) -> int:
     except FolderWithoutModel as error:  # a run with no model yet, or a group: say which
         from asl_core.runs.model_folder import why_no_model
 
-        print(f"error: {why_no_model(error.folder)}", file=sys.stderr)
+        print(f"error: {why_no_model(error.folder) or error}", file=sys.stderr)
         return 2
     except (ModelNotAvailable, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -37,7 +37,7 @@ def run_command(
     except FolderWithoutModel as e:  # a run with no model yet, or a group of runs: say which
         from asl_core.runs.model_folder import why_no_model
 
-        print(f"error: {why_no_model(e.folder)}", file=sys.stderr)
+        print(f"error: {why_no_model(e.folder) or e}", file=sys.stderr)
         return 2
     except (ConfigError, ResumeError, DatasetError, CheckpointError, PretrainedWeightsMissing) as e:
         problems = [line.strip() for line in str(e).splitlines() if line.strip()]

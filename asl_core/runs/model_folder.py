@@ -17,9 +17,10 @@ _WHY = {
 }
 
 
-def why_no_model(folder: str | Path) -> str:
+def why_no_model(folder: str | Path) -> str | None:
     """One line for a folder without CHECKPOINT_META_FILE: what it is and what to do instead
-    (the resume command of an interrupted run; two runs of a group to pick from)."""
+    (the resume command of an interrupted run; two runs of a group, or two model folders, to
+    pick from). None when it is none of these: the caller's own message stands."""
     folder = Path(folder)
     if is_run_folder(folder):
         run = load_local_run(folder)
@@ -30,11 +31,11 @@ def why_no_model(folder: str | Path) -> str:
             f"{folder} is a training run that {why} and has no model yet (no "
             f"{CHECKPOINT_META_FILE}): {then}"
         )
-    runs = [run for run in discover_run_folders(folder) if run != folder]
-    if runs:
-        named = " or ".join(f"--model {run}" for run in runs[:2])
-        return (
-            f"{folder} is a group of {len(runs)} runs, not one model: pick one of its runs, "
-            f"e.g. {named}"
-        )
-    return f"{folder} is a folder with no {CHECKPOINT_META_FILE} and no training runs in it"
+    runs = [run for run in discover_run_folders(folder) if run != folder] or sorted(
+        child.parent for child in folder.glob(f"*/{CHECKPOINT_META_FILE}")
+    )
+    if not runs:
+        return None
+    named = " or ".join(f"--model {run}" for run in runs[:2])
+    what = "runs" if len(runs) > 1 else "run"
+    return f"{folder} holds {len(runs)} {what}, not one model: pick one, e.g. {named}"

@@ -232,12 +232,14 @@ def test_a_run_folder_is_a_model_and_a_photo_is_not(
     code, (from_run,) = _run(capsys, "--model", str(run), str(photo))
     assert code == 0
     assert from_run == _run(capsys, str(photo))[1][0]  # the same model as the shipped one
-    for wrong in (photo, tmp_path / "runs"):
+    hint = "pass a checkpoint .json (runs/<run>/checkpoint.json) or an exported .onnx"
+    pick = f"holds 1 run, not one model: pick one, e.g. --model {run}"
+    for wrong, says in ((photo, hint), (run.parent, pick)):
         capsys.readouterr()
         assert main(["predict", "--model", str(wrong), str(photo)]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1
-        assert "pass a checkpoint .json (runs/<run>/checkpoint.json) or an exported .onnx" in err
+        assert says in err
 
 
 def test_a_digit_read_as_letters_names_the_command_lines_option(

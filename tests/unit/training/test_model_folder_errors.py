@@ -74,7 +74,7 @@ def test_a_crashed_run_and_a_group_of_runs(tmp_path: Path, capsys) -> None:
         write_run(group / fold)
     code, lines = evaluate_lines(group, capsys)
     assert code == 2 and lines == [
-        f"error: {group} is a group of 3 runs, not one model: pick one of its runs, e.g. "
+        f"error: {group} holds 3 runs, not one model: pick one, e.g. "
         f"--model {group / 'fold0'} or --model {group / 'fold1'}"
     ]
 
