@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from asl_core.data import features as features_module
+from asl_core.data.arrays import load_landmark_csv, load_npz, write_landmark_csv
 from asl_core.data.augment import AugmentConfig, LandmarkTrainPreset, eval_preset, train_preset
 from asl_core.data.dataset import AslDataset
 from asl_core.data.features import FeatureCache, extract_features
@@ -22,11 +23,8 @@ from asl_core.data.sources import (
     Sample,
     load_datasets,
     load_folder,
-    load_landmark_csv,
-    load_npz,
     read_sample_rgb,
     verify_manifest,
-    write_landmark_csv,
 )
 from asl_core.data.splits import kfold_split, lodo_split, loso_split, make_split, random_split
 from asl_core.io.images import load_image, photo_suffixes
