@@ -5,6 +5,7 @@ running) or a group of runs (k-fold, sweep). `asl_core.models` cannot read run f
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 from asl_core.runs.format import CHECKPOINT_META_FILE, RunStatus, is_run_folder
@@ -26,6 +27,9 @@ def why_no_model(folder: str | Path) -> str | None:
         run = load_local_run(folder)
         why = _WHY.get(RunStatus(run.status), "did not finish")
         command = run.summary.get("resume_command")
+        if isinstance(command, str) and " --resume " in command:
+            # the folder as it is now (the run may have been copied or moved since)
+            command = f"{command.rsplit(' --resume ', 1)[0]} --resume {shlex.quote(str(folder))}"
         then = f"continue it with: {command}" if command else "train it again"
         return (
             f"{folder} is a training run that {why} and has no model yet (no "

@@ -44,7 +44,7 @@ from pydantic import (
 from asl_core.data.augment import AugmentConfig
 from asl_core.data.splits import SPLITTERS
 from asl_core.models.registry import check_arch_kwargs, model_info
-from asl_core.runs.format import CONFIG_FILE
+from asl_core.runs.format import CHECKPOINT_META_FILE, CONFIG_FILE
 from asl_core.settings import REPO_ROOT
 from asl_core.vision.spec import IMAGE_REPRESENTATIONS, Representation
 
@@ -441,7 +441,14 @@ def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
         if "=" not in item:
             raise ConfigError(f"--set expects key=value, got {item!r}")
         key, text = item.split("=", 1)
-        dotted[key] = yaml.safe_load(text) if text.strip() else None
+        try:
+            dotted[key] = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError as error:
+            problem = getattr(error, "problem", None) or "not valid YAML"
+            raise ConfigError(
+                f"--set {key}: {text!r} is not a value ({problem}); quote text, e.g. "
+                f"--set '{key}=\"...\"'"
+            ) from None
     return _nested(dotted)
 
 
@@ -532,11 +539,17 @@ def resume_config(
     refused = [key for key in _changed(recorded.to_dict(), config.to_dict())
                if key not in RESUMABLE_KEYS]  # fmt: skip
     if refused:
+        checkpoint = run_dir / CHECKPOINT_META_FILE
+        new_run = (
+            f"start a new run for the rest, e.g. with --init-checkpoint {checkpoint}"
+            if checkpoint.exists()
+            else "resume it without changes first; then a new run can start from its "
+            f"checkpoint with --init-checkpoint {checkpoint}"
+        )
         raise ResumeError(
             f"cannot change {', '.join(refused)} when resuming {run_dir.name}: the run goes on "
             "with the weights, optimiser state, data and split it saved; only "
-            f"{', '.join(RESUMABLE_KEYS)} can change (start a new run for the rest, e.g. with "
-            f"--init-checkpoint {run_dir}/checkpoint.json)"
+            f"{', '.join(RESUMABLE_KEYS)} can change ({new_run})"
         )
     return config
 

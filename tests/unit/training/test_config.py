@@ -19,6 +19,7 @@ from asl_core.training.config import (
     config_from_dict,
     load_config,
     load_config_file,
+    parse_overrides,
 )
 from asl_core.vision.spec import Representation
 from training import kfold, run_command, sweep, train
@@ -226,3 +227,10 @@ def test_stages_may_skip_the_head_only_phase_but_not_go_below_zero() -> None:
     assert config_from_dict({**staged, "epochs": 0}).epochs == 0
     with pytest.raises(ConfigError, match=r"epochs: must be at least 0 with stages .*got -1"):
         config_from_dict({**staged, "epochs": -1})
+
+
+@pytest.mark.parametrize("value", ["g\tx", "[1", "{a: b"])
+def test_a_set_value_that_is_not_yaml_is_one_line(value: str) -> None:
+    """--set group=<tab> or lr=[1 was a yaml.ScannerError traceback."""
+    with pytest.raises(ConfigError, match=r"--set key: .* is not a value \(.*\); quote text"):
+        parse_overrides([f"key={value}"])

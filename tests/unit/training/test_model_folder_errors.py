@@ -4,6 +4,7 @@ runs (k-fold, sweep) says to pick one of its runs. One `error:` line, exit statu
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,6 +60,10 @@ def test_an_interrupted_run_says_it_has_no_model_and_how_to_continue(
     assert evaluate_lines(run, capsys) == (2, expected)
     photo = massey_photo(massey_root, "A")
     assert predict_lines(run, photo, capsys) == (2, expected)
+    # A copy (or a moved run) resumes from where it is now, not from the recorded folder.
+    copy = Path(shutil.copytree(run, tmp_path / "runs" / "copy of int1"))
+    code, lines = evaluate_lines(copy, capsys)
+    assert code == 2 and lines[0].endswith(f"--resume '{copy}'")
 
 
 def test_a_crashed_run_and_a_group_of_runs(tmp_path: Path, capsys) -> None:

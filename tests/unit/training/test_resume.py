@@ -74,6 +74,9 @@ def test_resume_refuses_an_override_it_cannot_apply(run: Path, capsys) -> None:
     code, lines = resume_cli(["--resume", str(run), "--set", "lr=0.05"], capsys)
     assert code == 2 and len(lines) == 1, lines
     assert f"cannot change lr when resuming {run.name}" in lines[0]
+    # a crashed run has no checkpoint yet: the advice says to finish it first
+    assert not (run / "checkpoint.json").exists()
+    assert "resume it without changes first; then a new run can start from" in lines[0]
     assert (run / "config.json").read_bytes() == before  # nothing recorded, nothing trained
     with pytest.raises(ResumeError, match="cannot change datasets, runs_dir"):
         resume_config(run, datasets=["grassknoted_letters"], runs_dir="elsewhere")
