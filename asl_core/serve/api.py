@@ -86,7 +86,8 @@ from asl_core.io.images import (
     load_image,
 )
 from asl_core.labels import CLASS_FILTERS, DEFAULT_CLASS_FILTER, ClassFilter, check_class_filter
-from asl_core.models.checkpoint import CheckpointError, check_inference
+from asl_core.models.checkpoint import CheckpointError, FolderWithoutModel, check_inference
+from asl_core.runs.model_folder import why_no_model
 
 MAX_UPLOAD_BYTES = MAX_FILE_BYTES
 """Largest photo accepted: the limit of every photo reader (100 MB, a 200 MP phone JPEG)."""
@@ -560,8 +561,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _one_line(error: BaseException) -> str:
-    """The error's message on one line (a start-up failure is one log line)."""
-    return " ".join(str(error).split())
+    """The error's message on one line (a start-up failure is one log line); for a folder
+    with no model, what it is (an interrupted run and its resume command, a group of runs:
+    the CLI's words, `runs.model_folder.why_no_model`)."""
+    message = str(error)
+    if isinstance(error, FolderWithoutModel):
+        message = why_no_model(error.folder) or message
+    return " ".join(message.split())
 
 
 def _port(text: str) -> int:

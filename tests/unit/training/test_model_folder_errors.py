@@ -60,6 +60,10 @@ def test_an_interrupted_run_says_it_has_no_model_and_how_to_continue(
     assert evaluate_lines(run, capsys) == (2, expected)
     photo = massey_photo(massey_root, "A")
     assert predict_lines(run, photo, capsys) == (2, expected)
+    from asl_core.serve.api import main as serve_main  # the API's start: the same words
+
+    assert serve_main(["--model", str(run)]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == expected
     # A copy (or a moved run) resumes from where it is now, not from the recorded folder.
     copy = Path(shutil.copytree(run, tmp_path / "runs" / "copy of int1"))
     code, lines = evaluate_lines(copy, capsys)
