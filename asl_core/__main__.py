@@ -15,41 +15,36 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 # numpy and OpenCV, not torch: --help stays quick
 from asl_core.inference.answers import TOP_K, check_threshold, check_top
 from asl_core.labels import CLASS_FILTERS, DEFAULT_CLASS_FILTER, ClassFilter, check_class_filter
 
-
-def _threshold(text: str) -> float:
-    """argparse type: a finite number from 0 to 1 (`answers.check_threshold`, as the HTTP
-    API's `threshold`)."""
-    try:
-        return check_threshold(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
+T = TypeVar("T")
 
 
-def _classes(text: str) -> ClassFilter:
-    """argparse type: letters, digits or all (`labels.check_class_filter`, as the HTTP API's
-    `classes`)."""
-    try:
-        return check_class_filter(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
+def _argparse_type(check: Callable[[str], T]) -> Callable[[str], T]:
+    """An argparse type from a check the HTTP API shares (`answers.check_threshold`,
+    `answers.check_top`, `labels.check_class_filter`): its ValueError becomes argparse's
+    one-line error, so both interfaces say the same words."""
+
+    def parse(text: str) -> T:
+        try:
+            return check(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    parse.__name__ = check.__name__
+    return parse
 
 
-def _top(text: str) -> int:
-    """argparse type: a whole number from 1 to TOP_K (`answers.check_top`, as the HTTP API's
-    `top`)."""
-    try:
-        return check_top(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
+_threshold = _argparse_type(check_threshold)
+_classes: Callable[[str], ClassFilter] = _argparse_type(check_class_filter)
+_top = _argparse_type(check_top)
 
 
 def get_args_parser() -> argparse.ArgumentParser:
