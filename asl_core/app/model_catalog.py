@@ -244,11 +244,20 @@ def choice_for_checkpoint(
         raise CheckpointError(f"{weights_path.name} is missing beside {meta_path.name}")
     folder = meta_path.parent
     name = _run_name(folder, runs_root) if runs_root is not None else folder.name
-    default = threshold_default([(meta, meta_path.name)])  # a damaged record: CheckpointError
+    return _choice(name, meta_path, meta)
+
+
+def _choice(
+    name: str, meta_path: Path, meta: CheckpointMeta, *, is_default: bool = False
+) -> ModelChoice:
+    """The choice for a checkpoint whose metadata is read, with its default threshold
+    (`threshold_default`; a damaged record: CheckpointError)."""
+    default = threshold_default([(meta, meta_path.name)])
     return ModelChoice(
         name=name,
         path=meta_path,
         description=describe_checkpoint(meta),
+        is_default=is_default,
         threshold=default.value,
         threshold_source=default.source,
     )
@@ -267,20 +276,9 @@ def discover_models(
         _, default_meta = checkpoint_paths(default_model)
         try:
             meta = read_meta(default_meta)
-            default = threshold_default([(meta, default_meta.name)])
+            choices.append(_choice(DEFAULT_MODEL_NAME, default_meta, meta, is_default=True))
         except CheckpointError as error:
             logger.warning("default model not listed: %s", error)
-        else:
-            choices.append(
-                ModelChoice(
-                    name=DEFAULT_MODEL_NAME,
-                    path=default_meta,
-                    description=describe_checkpoint(meta),
-                    is_default=True,
-                    threshold=default.value,
-                    threshold_source=default.source,
-                )
-            )
     if runs_root is None:
         return choices
     root = Path(runs_root)

@@ -165,11 +165,6 @@ class LoadedModel:
             )
         return float(value)
 
-    @property
-    def threshold(self) -> float | None:
-        """The calibrated threshold the checkpoint records (`recorded_threshold`), or None."""
-        return recorded_threshold(self.meta, self.path.name)
-
 
 def recorded_threshold(meta: CheckpointMeta, name: str) -> float | None:
     """The calibrated threshold `meta.extra["calibration"]` records, None when it records none.
